@@ -1,0 +1,80 @@
+package windows
+
+// TimerKind names one timer of a key: the handler decides what each kind
+// means (inactivity, session close, abandonment, label horizon, window
+// close, …). A key has at most one pending timer per kind: setting it again
+// moves it.
+type TimerKind uint8
+
+// MaxTimers is the number of timer kinds a key can use (kinds 0 to
+// MaxTimers−1). The engine keeps one more slot per key for idle eviction.
+const MaxTimers = 7
+
+const evictSlot = MaxTimers // internal: idle-key eviction
+
+// timerItem is one entry of a partition's timer heap. Items are not removed
+// when a timer moves; a stale item (its time no longer the slot's armed time)
+// is skipped when popped. Moving a timer later, the common case (inactivity
+// timers move on every event), therefore pushes nothing.
+type timerItem[S any] struct {
+	at   Sec
+	slot uint8
+	e    *entry[S]
+}
+
+// less orders by time, then key and slot, so timers due together fire in the
+// same order live, in a replay and after a restore.
+func (a timerItem[S]) less(b timerItem[S]) bool {
+	if a.at != b.at {
+		return a.at < b.at
+	}
+	if a.e.key != b.e.key {
+		return a.e.key < b.e.key
+	}
+	return a.slot < b.slot
+}
+
+// timerHeap is a binary min-heap; hand-written so push/pop do not allocate
+// (container/heap boxes items in interfaces).
+type timerHeap[S any] []timerItem[S]
+
+func (h *timerHeap[S]) push(it timerItem[S]) {
+	*h = append(*h, it)
+	s := *h
+	i := len(s) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !s[i].less(s[p]) {
+			break
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
+}
+
+func (h *timerHeap[S]) pop() timerItem[S] {
+	s := *h
+	top := s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	s[n] = timerItem[S]{}
+	s = s[:n]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && s[r].less(s[l]) {
+			m = r
+		}
+		if !s[m].less(s[i]) {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return top
+}
