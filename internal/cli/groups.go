@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/crmstream/crmstream/internal/chstore"
+	"github.com/crmstream/crmstream/internal/kafka"
+)
+
+// Kafka binds the Kafka client settings shared by every service.
+func (f *Flags) Kafka(c *kafka.Config) {
+	f.List(&c.Brokers, "kafka-brokers", "CRM_KAFKA_BROKERS", []string{"127.0.0.1:9092"}, "Kafka seed brokers, host:port")
+	f.Bool(&c.TLS, "kafka-tls", "CRM_KAFKA_TLS", false, "connect to Kafka with TLS")
+	f.String(&c.TLSCAFile, "kafka-tls-ca", "CRM_KAFKA_TLS_CA", "", "PEM CA bundle for the brokers' certificates")
+	f.String(&c.TLSCertFile, "kafka-tls-cert", "CRM_KAFKA_TLS_CERT", "", "client certificate for mutual TLS, PEM")
+	f.String(&c.TLSKeyFile, "kafka-tls-key", "CRM_KAFKA_TLS_KEY", "", "client key for mutual TLS, PEM")
+	f.String(&c.SASLMechanism, "kafka-sasl-mechanism", "CRM_KAFKA_SASL_MECHANISM", "", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+	f.String(&c.SASLUser, "kafka-sasl-user", "CRM_KAFKA_SASL_USER", "", "SASL user")
+	f.Secret(&c.SASLPassword, "kafka-sasl-password", "CRM_KAFKA_SASL_PASSWORD", "SASL password")
+}
+
+// ClickHouse binds the ClickHouse settings shared by every service.
+func (f *Flags) ClickHouse(c *chstore.Config) {
+	f.List(&c.Addr, "clickhouse-addr", "CRM_CLICKHOUSE_ADDR", []string{"127.0.0.1:9000"}, "ClickHouse native-protocol addresses, host:port")
+	f.String(&c.Database, "clickhouse-database", "CRM_CLICKHOUSE_DATABASE", "crm", "ClickHouse database of the product's tables")
+	f.String(&c.Username, "clickhouse-user", "CRM_CLICKHOUSE_USER", "default", "ClickHouse user")
+	f.Secret(&c.Password, "clickhouse-password", "CRM_CLICKHOUSE_PASSWORD", "ClickHouse password")
+	f.String(&c.Cluster, "clickhouse-cluster", "CRM_CLICKHOUSE_CLUSTER", "", "run DDL ON CLUSTER with Replicated tables (empty: single server)")
+	f.Int(&c.MaxOpenConns, "clickhouse-max-conns", "CRM_CLICKHOUSE_MAX_CONNS", 32, "ClickHouse connection pool size")
+	f.fs.Func("clickhouse-tls", "connect to ClickHouse with TLS (true/false; env CRM_CLICKHOUSE_TLS)", func(s string) error {
+		c.TLS = nil
+		if s == "true" || s == "1" {
+			c.TLS = tlsClientConfig()
+		}
+		return nil
+	})
+	f.bind("clickhouse-tls", "CRM_CLICKHOUSE_TLS")
+}
+
+// HTTP binds a service's listen address and optional TLS certificate.
+type HTTP struct {
+	Addr     string // host:port
+	CertFile string // PEM; with KeyFile, serve HTTPS
+	KeyFile  string
+}
+
+// HTTP binds the HTTP server settings with the service's default address.
+func (f *Flags) HTTP(h *HTTP, defAddr string) {
+	f.String(&h.Addr, "http-addr", "CRM_HTTP_ADDR", defAddr, "HTTP listen address (API, /metrics, /healthz, /readyz)")
+	f.String(&h.CertFile, "tls-cert", "CRM_TLS_CERT", "", "serve HTTPS with this certificate (PEM)")
+	f.String(&h.KeyFile, "tls-key", "CRM_TLS_KEY", "", "private key of --tls-cert (PEM)")
+}
+
+// Log binds the logging settings and returns a constructor for the logger.
+func (f *Flags) Log() func() *slog.Logger {
+	var level, format string
+	f.String(&level, "log-level", "CRM_LOG_LEVEL", "info", "debug, info, warn or error")
+	f.String(&format, "log-format", "CRM_LOG_FORMAT", "json", "json or text")
+	return func() *slog.Logger {
+		var lv slog.Level
+		_ = lv.UnmarshalText([]byte(strings.ToUpper(level)))
+		opts := &slog.HandlerOptions{Level: lv}
+		var h slog.Handler = slog.NewJSONHandler(os.Stderr, opts)
+		if format == "text" {
+			h = slog.NewTextHandler(os.Stderr, opts)
+		}
+		return slog.New(h).With("service", f.name)
+	}
+}

@@ -1,0 +1,5 @@
+package cli
+
+import "crypto/tls"
+
+func tlsClientConfig() *tls.Config { return &tls.Config{MinVersion: tls.VersionTLS12} }
