@@ -27,7 +27,10 @@ type Config struct {
 	// Mode is Live (default) or Backfill.
 	Mode Mode
 	// IdleAfter is the wall-clock quiet time after which a Live partition's
-	// watermark follows the wall clock. Default 10 seconds.
+	// watermark follows the wall clock (to now − IdleAfter − Lateness). It is
+	// also the transport delay assumed: events that reach the engine within
+	// IdleAfter of their event time give the same results live as in a
+	// replay. Default 10 seconds.
 	IdleAfter time.Duration
 	// KeyTTL evicts a key that received no event for this long in event
 	// time and has no pending timer. Default 0: never evict.
@@ -115,11 +118,12 @@ type entry[S any] struct {
 // timers. It is not safe for concurrent use: one goroutine (the partition's
 // worker) owns it and makes every call.
 type Engine[S any, E any] struct {
-	cfg      Config
-	lateness Span
-	h        Handler[S, E]
-	evicter  Evicter[S]
-	codec    Codec[S]
+	lateness  Span
+	idleAfter Span
+	cfg       Config
+	h         Handler[S, E]
+	evicter   Evicter[S]
+	codec     Codec[S]
 
 	keys  map[string]*entry[S]
 	heap  timerHeap[S]
@@ -142,11 +146,12 @@ type Engine[S any, E any] struct {
 func New[S any, E any](cfg Config, h Handler[S, E], codec Codec[S]) *Engine[S, E] {
 	cfg = cfg.withDefaults()
 	e := &Engine[S, E]{
-		cfg:      cfg,
-		lateness: SpanOf(cfg.Lateness),
-		h:        h,
-		codec:    codec,
-		keys:     make(map[string]*entry[S]),
+		cfg:       cfg,
+		lateness:  SpanOf(cfg.Lateness),
+		idleAfter: SpanOf(cfg.IdleAfter),
+		h:         h,
+		codec:     codec,
+		keys:      make(map[string]*entry[S]),
 	}
 	e.evicter, _ = h.(Evicter[S])
 	e.ctx.eng = e
@@ -220,7 +225,7 @@ func (e *Engine[S, E]) Process(key string, t Sec, ev E) Outcome {
 
 // Advance tells a Live engine the wall-clock time. If no event arrived
 // since the previous call and the partition has been quiet for IdleAfter, the
-// watermark moves up to now minus the lateness and due timers fire. Call it
+// watermark moves up to now − IdleAfter − Lateness and due timers fire. Call it
 // periodically (e.g. every second) from the owning goroutine. In Backfill
 // mode it does nothing.
 func (e *Engine[S, E]) Advance(now time.Time) {
@@ -235,7 +240,12 @@ func (e *Engine[S, E]) Advance(now time.Time) {
 	if now.Sub(e.activeWall) < e.cfg.IdleAfter {
 		return
 	}
-	e.raise(SecOf(now).Sub(e.lateness))
+	// now − IdleAfter bounds the event time of anything still in flight to
+	// this partition (events reach it within IdleAfter of happening); minus
+	// the lateness, as for the data-driven watermark. With that margin a
+	// live run fires each key's timers in the same place among the key's
+	// events as a replay of the same data.
+	e.raise(SecOf(now).Sub(e.lateness + e.idleAfter))
 }
 
 // AdvanceTo raises the watermark to at least wm and fires due timers. Use it
@@ -264,8 +274,9 @@ func (e *Engine[S, E]) fire() {
 		if due == 0 {
 			continue // cleared
 		}
-		if due > e.wm {
-			// Moved later since this item was pushed: re-arm at its time.
+		if due != it.at {
+			// Moved later since this item was pushed: re-arm at its time
+			// (even when already due, to keep firing in time order).
 			en.armed[it.slot] = due
 			e.heap.push(timerItem[S]{at: due, slot: it.slot, e: en})
 			continue

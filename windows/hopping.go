@@ -17,8 +17,10 @@ type Buckets interface {
 // saturate at 65535 per bucket. Size: 4 + 2·len(B) bytes.
 //
 // Observations may arrive out of order: one older than the ring is refused
-// (Add returns false). Reads never modify the ring, so a window reads the same
-// at the same time however often it is read.
+// (Add returns false). Reads never modify the ring. The ring holds the len(B)
+// hops ending with the newest observation, so read it as of the key's newest
+// event time (the current state); a read as of an older time misses the hops
+// the ring has already slid past.
 type Hopping[B Buckets] struct {
 	Head uint32 // index (t / hop) of the newest bucket; 0 when empty
 	B    B      // counts; bucket of index i lives at B[i % len(B)]

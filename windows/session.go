@@ -1,7 +1,8 @@
 package windows
 
-// Session tracks gap-based session windows: observations closer than gap to
-// each other belong to one session; a quiet spell longer than gap ends it.
+// Session tracks gap-based session windows: observations less than gap apart
+// belong to one session; a quiet spell of gap or more ends it, so a session
+// ending at End is closed for good once event time reaches End+gap.
 // It keeps the latest session and the one before it (so an out-of-order
 // event can still extend or merge them) and running totals over every
 // session that is finished. 32 bytes.
@@ -31,7 +32,7 @@ func (s *Session) Add(gap Span, t Sec) bool {
 	case t >= s.Start && t <= s.End:
 		s.Events++
 	case t > s.End:
-		if t-s.End <= Sec(gap) {
+		if t-s.End < Sec(gap) {
 			s.End = t
 			s.Events++
 			return true
@@ -40,21 +41,21 @@ func (s *Session) Add(gap Span, t Sec) bool {
 		s.finishPrev()
 		s.PrevStart, s.PrevEnd, s.PrevEvents = s.Start, s.End, s.Events
 		s.Start, s.End, s.Events = t, t, 1
-	case s.Start-t <= Sec(gap):
+	case s.Start-t < Sec(gap):
 		// Extends the latest session backwards; may now reach Prev.
 		s.Start = t
 		s.Events++
-		if s.PrevStart != 0 && s.Start-s.PrevEnd <= Sec(gap) {
+		if s.PrevStart != 0 && s.Start-s.PrevEnd < Sec(gap) {
 			s.Start = s.PrevStart
 			s.Events += s.PrevEvents
 			s.PrevStart, s.PrevEnd, s.PrevEvents = 0, 0, 0
 		}
 	case s.PrevStart != 0 && t >= s.PrevStart && t <= s.PrevEnd:
 		s.PrevEvents++
-	case s.PrevStart != 0 && t > s.PrevEnd && t-s.PrevEnd <= Sec(gap):
+	case s.PrevStart != 0 && t > s.PrevEnd && t-s.PrevEnd < Sec(gap):
 		s.PrevEnd = t
 		s.PrevEvents++
-	case s.PrevStart != 0 && t < s.PrevStart && s.PrevStart-t <= Sec(gap):
+	case s.PrevStart != 0 && t < s.PrevStart && s.PrevStart-t < Sec(gap):
 		s.PrevStart = t
 		s.PrevEvents++
 	case s.PrevStart == 0 || t > s.PrevEnd:
@@ -118,4 +119,31 @@ func (s *Session) Count() uint32 {
 		n++
 	}
 	return n
+}
+
+// Closing reports the kept sessions (older first) that are closed at event
+// time now (End+gap ≤ now) and ended after after, the End of the last session
+// a handler already emitted. It returns the new value of after and the close
+// time of the next kept session still open (0 if none) — where to set the
+// session-close timer. The pattern for emitting each session exactly once:
+//
+//	after, next := s.Closing(gap, c.Watermark, st.Emitted, emit)
+//	st.Emitted = after
+//	c.SetTimer(kindSessionClose, next) // 0 clears it
+func (s *Session) Closing(gap Span, now, after Sec, fn func(start, end Sec, events uint32)) (Sec, Sec) {
+	var next Sec
+	visit := func(start, end Sec, events uint32) {
+		if start == 0 || end <= after {
+			return
+		}
+		if c := end.add(gap); c <= now {
+			fn(start, end, events)
+			after = end
+		} else if next == 0 {
+			next = c
+		}
+	}
+	visit(s.PrevStart, s.PrevEnd, s.PrevEvents)
+	visit(s.Start, s.End, s.Events)
+	return after, next
 }
