@@ -57,7 +57,8 @@ type Handler[S any, E any] interface {
 	// allowed lateness: results emitted now are corrections.
 	Event(c *Ctx, s *S, ev E)
 	// Timer is called once the watermark has passed a timer the handler
-	// set; c.Time is the time the timer was set for.
+	// set; c.Time is the time the timer was set for, and c.Watermark equals
+	// it: due timers run in time order as if the watermark stopped at each.
 	Timer(c *Ctx, s *S, kind TimerKind)
 	// Late receives an event beyond the allowed lateness (event time before
 	// the watermark). The key's state is not changed; route it to a
@@ -288,7 +289,10 @@ func (e *Engine[S, E]) fire() {
 		}
 		e.n.TimersFired++
 		e.cur = en
-		e.ctx.reset(&en.keyMeta, due, e.wm)
+		// The handler sees the watermark at the timer's own time, as if it
+		// had moved in small steps: what a timer does cannot depend on how
+		// far the watermark jumped (a replay jumps, a live partition creeps).
+		e.ctx.reset(&en.keyMeta, due, due)
 		e.h.Timer(&e.ctx, &en.state, TimerKind(it.slot))
 		e.touch(en)
 	}
