@@ -30,6 +30,9 @@
 // watermark reaches it. Timers made due by an event fire before that event is
 // applied (they are earlier in event time). Timers due at the same time fire
 // in key order, so a replay and a restored engine fire them in the same order.
+// While a timer runs, Ctx.Watermark equals the timer's time, as if the
+// watermark had stopped there: a handler's output does not depend on how far
+// the watermark jumped, which is what makes live runs and replays agree.
 // A key has MaxTimers kinds; setting a kind again moves it.
 //
 // # Window primitives
