@@ -230,7 +230,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 			id := peekID(item)
 			res.Rejected = append(res.Rejected, Rejection{Index: i, EventID: id, Reason: err.Error()})
 			bad = append(bad, rejects.Reject{Origin: "collector", EventID: id, Reason: err.Error(), Payload: item, ReceivedAt: received})
-			h.m.rejected.WithLabelValues(Kind(err)).Inc()
+			h.m.rejected.WithLabelValues(rejects.Kind(err)).Inc()
 			return true
 		}
 		n := len(values)
@@ -425,22 +425,4 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n]
-}
-
-// Kind is the bounded metric label for a rejection: the top-level field at
-// fault ("occurred_at", "properties", "contact", …) or "body" for input that
-// is not an event at all.
-func Kind(err error) string {
-	var ee *event.Error
-	if !errors.As(err, &ee) {
-		return "other"
-	}
-	f, _, _ := strings.Cut(ee.Field, ".")
-	switch f {
-	case "":
-		return "body"
-	case "event_id", "type", "occurred_at", "lead_id", "account_id", "owner_id", "session_id", "source", "contact", "properties":
-		return f
-	}
-	return "other"
 }

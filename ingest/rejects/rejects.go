@@ -15,6 +15,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/crmstream/crmstream/event"
 )
 
 // MaxPayload is how much of a rejected input is kept (bytes): enough to see
@@ -223,4 +225,22 @@ func validUTF8(s string) string {
 		return s
 	}
 	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+// Kind is the bounded metric label for a rejection: the top-level field at
+// fault ("occurred_at", "properties", "contact", …) or "body" for input that
+// is not an event at all.
+func Kind(err error) string {
+	var ee *event.Error
+	if !errors.As(err, &ee) {
+		return "other"
+	}
+	f, _, _ := strings.Cut(ee.Field, ".")
+	switch f {
+	case "":
+		return "body"
+	case "event_id", "type", "occurred_at", "lead_id", "account_id", "owner_id", "session_id", "source", "contact", "properties":
+		return f
+	}
+	return "other"
 }

@@ -1,0 +1,255 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/crmstream/crmstream/event"
+	"github.com/crmstream/crmstream/ingest/dlq"
+	"github.com/crmstream/crmstream/ingest/rejects"
+	"github.com/crmstream/crmstream/internal/kafka"
+)
+
+// Config configures a Relay. Zero fields take the defaults shown.
+type Config struct {
+	Opts         []kgo.Opt             // client options: brokers, TLS, SASL, hooks (internal/kafka.Config.Opts)
+	Group        string                // consumer group; default "crmstream-relay"
+	Topic        string                // raw input; default crm.raw
+	Out          string                // canonical events; default crm.events
+	DLQ          string                // dead letters; default crm.events.dlq
+	MaxPoll      int                   // records per poll; default 1,000
+	DrainTimeout time.Duration         // on stop, time to finish the poll in flight; default 10 s
+	Rejects      rejects.Recorder      // nil = rejects.Discard
+	Logger       *slog.Logger          // nil = discard
+	Registerer   prometheus.Registerer // nil = metrics not registered
+	Now          func() time.Time      // default time.Now
+
+	// process replaces event.Parse in tests (poison records).
+	process func([]byte) (event.Event, error)
+}
+
+// Relay consumes the raw topic. Run it once; it owns its Kafka client.
+type Relay struct {
+	cfg Config
+	log *slog.Logger
+	cl  *kgo.Client
+
+	in, out  prometheus.Counter
+	rejected *prometheus.CounterVec
+	retries  prometheus.Counter
+}
+
+// New connects the consumer group client (it joins on Run).
+func New(cfg Config) (*Relay, error) {
+	if cfg.Group == "" {
+		cfg.Group = "crmstream-relay"
+	}
+	if cfg.Topic == "" {
+		cfg.Topic = kafka.TopicRaw
+	}
+	if cfg.Out == "" {
+		cfg.Out = kafka.TopicEvents
+	}
+	if cfg.DLQ == "" {
+		cfg.DLQ = kafka.TopicDLQ
+	}
+	if cfg.MaxPoll <= 0 {
+		cfg.MaxPoll = 1000
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 10 * time.Second
+	}
+	if cfg.Rejects == nil {
+		cfg.Rejects = rejects.Discard
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.process == nil {
+		cfg.process = event.Parse
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &Relay{
+		cfg: cfg,
+		log: log.With("component", "relay"),
+		in: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "crmstream_ingest_events_in_total", Help: "Items received.", ConstLabels: prometheus.Labels{"source": "relay"},
+		}),
+		out: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "crmstream_ingest_events_out_total", Help: "Events produced to crm.events and acknowledged.", ConstLabels: prometheus.Labels{"source": "relay"},
+		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "crmstream_ingest_events_rejected_total", Help: "Items rejected, by the field at fault.", ConstLabels: prometheus.Labels{"source": "relay"},
+		}, []string{"kind"}),
+		retries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "crmstream_ingest_relay_produce_retries_total", Help: "Produce attempts of the relay that failed and were retried.",
+		}),
+	}
+	if cfg.Registerer != nil {
+		for _, c := range []prometheus.Collector{r.in, r.out, r.rejected, r.retries} {
+			if err := cfg.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("relay: register metrics: %w", err)
+			}
+		}
+	}
+	opts := append(append([]kgo.Opt(nil), cfg.Opts...),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Topic),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+	)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("relay: kafka client: %w", err)
+	}
+	r.cl = cl
+	return r, nil
+}
+
+// Run relays until ctx is done, then finishes the poll in flight (within
+// DrainTimeout), commits it, leaves the group and returns nil. It returns an
+// error only when the client fails for good.
+func (r *Relay) Run(ctx context.Context) error {
+	defer r.cl.Close()
+	for {
+		fs := r.cl.PollRecords(ctx, r.cfg.MaxPoll)
+		if fs.IsClientClosed() {
+			return nil
+		}
+		fs.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				r.log.Warn("fetch", "topic", t, "partition", p, "error", err)
+			}
+		})
+		recs := fs.Records()
+		if len(recs) > 0 {
+			// The poll in flight is finished even when ctx is done: a
+			// drain context bounds it.
+			dctx, cancel := drainContext(ctx, r.cfg.DrainTimeout)
+			err := r.handle(dctx, recs)
+			cancel()
+			if err != nil {
+				r.cl.AllowRebalance()
+				if ctx.Err() != nil {
+					r.log.Info("stopped with an uncommitted poll; it is read again on restart", "records", len(recs), "error", err)
+					return nil
+				}
+				return err
+			}
+		}
+		r.cl.AllowRebalance()
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+// drainContext is ctx while it lives, then at most d more.
+func drainContext(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(d, cancel)
+		context.AfterFunc(dctx, func() { t.Stop() })
+	})
+	return dctx, func() { stop(); cancel() }
+}
+
+// handle turns one poll into events and dead letters, produces them until
+// all are acknowledged, then commits the poll.
+func (r *Relay) handle(ctx context.Context, recs []*kgo.Record) error {
+	r.in.Add(float64(len(recs)))
+	out := make([]*kgo.Record, 0, len(recs))
+	var buf []byte
+	events := 0
+	for _, rec := range recs {
+		e, err := r.process(rec)
+		if err != nil {
+			kind := rejects.Kind(err)
+			var pe *panicError
+			if errors.As(err, &pe) {
+				kind = "panic"
+				r.log.Error("poison record", "origin", dlq.Origin(rec), "error", err)
+			}
+			r.rejected.WithLabelValues(kind).Inc()
+			out = append(out, dlq.New(rec, err.Error(), r.cfg.Now(), r.cfg.DLQ))
+			r.cfg.Rejects.Add(rejects.Reject{Origin: "relay", Reason: err.Error(), Payload: rec.Value, ReceivedAt: r.cfg.Now()})
+			continue
+		}
+		n := len(buf)
+		buf = e.AppendJSON(buf)
+		out = append(out, &kgo.Record{Topic: r.cfg.Out, Key: []byte(e.Key()), Value: buf[n:len(buf):len(buf)], Timestamp: e.OccurredAt})
+		events++
+	}
+	if err := r.produce(ctx, out); err != nil {
+		return err
+	}
+	r.out.Add(float64(events))
+	if err := r.cl.CommitRecords(ctx, recs...); err != nil {
+		// The output is durable; a failed commit only means these records
+		// are relayed again (deduplicated downstream).
+		r.log.Warn("commit", "records", len(recs), "error", err)
+	}
+	return nil
+}
+
+type panicError struct{ v any }
+
+func (p *panicError) Error() string { return fmt.Sprintf("panic: %v", p.v) }
+
+// process parses one record, turning a panic into an error.
+func (r *Relay) process(rec *kgo.Record) (e event.Event, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &panicError{v}
+		}
+	}()
+	return r.cfg.process(rec.Value)
+}
+
+// produce sends recs and retries the failed ones with backoff and jitter
+// until all are acknowledged or ctx is done.
+func (r *Relay) produce(ctx context.Context, recs []*kgo.Record) error {
+	backoff := 100 * time.Millisecond
+	for {
+		res := r.cl.ProduceSync(ctx, recs...)
+		var failed []*kgo.Record
+		var first error
+		for _, pr := range res {
+			if pr.Err != nil {
+				failed = append(failed, pr.Record)
+				if first == nil {
+					first = pr.Err
+				}
+			}
+		}
+		if len(failed) == 0 {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("relay: produce %d records: %w", len(failed), first)
+		}
+		r.retries.Inc()
+		r.log.Warn("produce failed, retrying", "records", len(failed), "backoff", backoff, "error", first)
+		for _, f := range failed {
+			f.Partition, f.Offset = 0, 0
+		}
+		recs = failed
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("relay: produce %d records: %w", len(failed), ctx.Err())
+		case <-time.After(backoff/2 + rand.N(backoff/2+1)):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}

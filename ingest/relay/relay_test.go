@@ -1,0 +1,172 @@
+package relay
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/goleak"
+
+	"github.com/crmstream/crmstream/event"
+	"github.com/crmstream/crmstream/ingest/dlq"
+	"github.com/crmstream/crmstream/ingest/rejects"
+	"github.com/crmstream/crmstream/internal/kafka"
+	"github.com/crmstream/crmstream/internal/kafkatest"
+)
+
+func raw(id, typ string) []byte {
+	return fmt.Appendf(nil, `{"event_id":%q,"type":%q,"occurred_at":"2026-11-21T09:30:00Z","lead_id":"lead-%s"}`, id, typ, id)
+}
+
+// consume reads n records of topic from the start (fails after 10 s).
+func consume(t *testing.T, brokers []string, topic string, n int) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var out []*kgo.Record
+	for len(out) < n {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("%s: got %d records, want %d", topic, len(out), n)
+		}
+		out = append(out, fs.Records()...)
+	}
+	return out
+}
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestRelay(t *testing.T) {
+	brokers := kafkatest.Cluster(t, kafka.TopicRaw, kafka.TopicEvents, kafka.TopicDLQ)
+	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(kafka.TopicRaw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	ctx := context.Background()
+	inputs := [][]byte{
+		raw("r1", "page_view"),
+		raw("r2", "teleported"), // unknown type → DLQ
+		[]byte("\x00\xffnot json"),
+		raw("poison", "login"), // panics in processing → DLQ
+		raw("r3", "deal_won"),
+	}
+	for i, v := range inputs {
+		if err := prod.ProduceSync(ctx, &kgo.Record{Key: fmt.Appendf(nil, "k%d", i), Value: v}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rejected := &countRecorder{}
+	newRelay := func() *Relay {
+		r, err := New(Config{
+			Opts:    []kgo.Opt{kgo.SeedBrokers(brokers...)},
+			Group:   "relay-test",
+			Rejects: rejected,
+			process: func(b []byte) (event.Event, error) {
+				if strings.Contains(string(b), `"poison"`) {
+					var m map[string]int
+					m["boom"]++ // nil map write: a real panic
+				}
+				return event.Parse(b)
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	r := newRelay()
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(rctx) }()
+
+	events := consume(t, brokers, kafka.TopicEvents, 2)
+	letters := consume(t, brokers, kafka.TopicDLQ, 3)
+	for _, e := range events {
+		ev, err := event.Decode(e.Value)
+		if err != nil || string(e.Key) != ev.Key() || !e.Timestamp.Equal(ev.OccurredAt) {
+			t.Errorf("event record %q key %q: %v", e.Value, e.Key, err)
+		}
+	}
+	reasons := map[string]bool{}
+	for _, rec := range letters {
+		l := dlq.Read(rec)
+		if l.Reason == "" || !strings.HasPrefix(l.Origin, kafka.TopicRaw+"/") || l.FailedAt.IsZero() {
+			t.Errorf("dead letter without headers: %+v", l)
+		}
+		reasons[strings.SplitN(l.Reason, ":", 2)[0]] = true
+		if !strings.HasPrefix(string(rec.Key), "k") {
+			t.Errorf("dead letter lost its key: %q", rec.Key)
+		}
+	}
+	for _, want := range []string{"type", "panic", "not a JSON object"} {
+		if !reasons[want] {
+			t.Errorf("no dead letter for %q; reasons %v", want, reasons)
+		}
+	}
+
+	// Offsets are committed once output is acknowledged: the group's lag
+	// drops to zero.
+	adm := kadm.NewClient(prod)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		lags, err := adm.Lag(ctx, "relay-test")
+		if err == nil {
+			if l := lags["relay-test"]; l.Error() == nil && l.Lag.Total() == 0 && !l.Lag.IsEmpty() {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("relay group still lagging: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if rejected.n() != 3 {
+		t.Errorf("%d rejects recorded, want 3", rejected.n())
+	}
+
+	// A restarted relay in the same group relays nothing twice.
+	r2 := newRelay()
+	rctx2, stop2 := context.WithCancel(ctx)
+	go func() { done <- r2.Run(rctx2) }()
+	if err := prod.ProduceSync(ctx, &kgo.Record{Value: raw("r4", "login")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	consume(t, brokers, kafka.TopicEvents, 3)
+	time.Sleep(300 * time.Millisecond)
+	ends, err := adm.ListEndOffsets(ctx, kafka.TopicEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := int64(0)
+	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+	if total != 3 {
+		t.Errorf("crm.events has %d records after restart, want 3", total)
+	}
+	stop2()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+type countRecorder struct {
+	mu   sync.Mutex
+	rows []rejects.Reject
+}
+
+func (c *countRecorder) Add(r rejects.Reject) { c.mu.Lock(); c.rows = append(c.rows, r); c.mu.Unlock() }
+func (c *countRecorder) n() int               { c.mu.Lock(); defer c.mu.Unlock(); return len(c.rows) }
