@@ -118,7 +118,7 @@ func eraseRows(ctx context.Context, store *chstore.Store, kind, subject string) 
 		if col == "" {
 			continue
 		}
-		q := "ALTER TABLE " + store.Table(t.table) + store.Dialect.OnCluster() + " DELETE WHERE " + col + " = ?"
+		q := "ALTER TABLE " + store.LocalTable(t.table) + store.Dialect.OnCluster() + " DELETE WHERE " + col + " = ?"
 		if err := store.Conn.Exec(ctx, q, subject); err != nil {
 			return tables, fmt.Errorf("delete from %s: %w", t.table, err)
 		}

@@ -65,10 +65,58 @@ func (d Dialect) Statements() ([]Statement, error) {
 			return nil, fmt.Errorf("render %s: %w", name, err)
 		}
 		for _, stmt := range splitStatements(buf.String()) {
-			out = append(out, Statement{File: name, SQL: stmt})
+			out = append(out, d.clustered(Statement{File: name, SQL: stmt})...)
 		}
 	}
 	return out, nil
+}
+
+// shardingKeys choose the shard of a row on a cluster. Each is a column of
+// the table's row key, so a replayed row lands on the shard that holds the
+// row it repeats and ReplacingMergeTree can collapse them.
+var shardingKeys = map[string]string{
+	"events":           "cityHash64(event_id)",
+	"lead_scores":      "cityHash64(lead_id)",
+	"lead_current":     "cityHash64(lead_id)",
+	"churn_scores":     "cityHash64(account_id)",
+	"account_current":  "cityHash64(account_id)",
+	"features":         "cityHash64(entity_id)",
+	"alerts":           "cityHash64(alert_id)",
+	"models":           "cityHash64(model)",
+	"model_promotions": "cityHash64(model)",
+	"model_metrics":    "cityHash64(model)",
+	"late_events":      "cityHash64(event_id)",
+	"rejects":          "cityHash64(reject_id)",
+	"erasures":         "cityHash64(subject)",
+	"audit_log":        "rand()",
+}
+
+// LocalSuffix names the per-shard tables behind the Distributed ones.
+const LocalSuffix = "_local"
+
+// clustered rewrites a CREATE TABLE for a cluster: the table becomes
+// <name>_local (Replicated, on every shard) and a Distributed table of the
+// original name is created over it, so readers and writers keep one name.
+func (d Dialect) clustered(st Statement) []Statement {
+	prefix := "CREATE TABLE IF NOT EXISTS " + d.DB + "."
+	i := strings.Index(st.SQL, prefix)
+	if d.Cluster == "" || i < 0 {
+		return []Statement{st}
+	}
+	rest := st.SQL[i+len(prefix):]
+	end := strings.IndexAny(rest, " (")
+	if end < 0 {
+		return []Statement{st}
+	}
+	table := rest[:end]
+	key, ok := shardingKeys[table]
+	if !ok {
+		key = "rand()"
+	}
+	local := Statement{File: st.File, SQL: st.SQL[:i] + prefix + table + LocalSuffix + rest[end:]}
+	dist := Statement{File: st.File, SQL: fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s AS %s.%s%s ENGINE = Distributed(%s, %s, %s%s, %s)",
+		d.DB, table, d.OnCluster(), d.DB, table, LocalSuffix, d.Cluster, d.DB, table, LocalSuffix, key)}
+	return []Statement{local, dist}
 }
 
 // Statement is one rendered DDL statement.

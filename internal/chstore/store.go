@@ -136,6 +136,16 @@ func (s *Store) Modern() bool { return s.Dialect.Modern }
 // Table returns the qualified name of a table of the product's database.
 func (s *Store) Table(name string) string { return s.DB + "." + name }
 
+// LocalTable returns the table that holds the rows: the table itself on a
+// single server, its per-shard <name>_local table on a cluster (where
+// mutations such as ALTER … DELETE must go).
+func (s *Store) LocalTable(name string) string {
+	if s.Dialect.Cluster != "" {
+		return s.DB + "." + name + LocalSuffix
+	}
+	return s.DB + "." + name
+}
+
 // Ping checks the server answers.
 func (s *Store) Ping(ctx context.Context) error { return s.Conn.Ping(ctx) }
 

@@ -57,10 +57,25 @@ func TestClusterDialect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var locals, dists int
 	for _, st := range stmts {
-		if !strings.Contains(st.SQL, "ON CLUSTER main") || !strings.Contains(st.SQL, "Replicated") {
-			t.Errorf("%s: not clustered:\n%s", st.File, st.SQL)
+		if !strings.Contains(st.SQL, "ON CLUSTER main") {
+			t.Errorf("%s: not ON CLUSTER:\n%s", st.File, st.SQL)
 		}
+		switch {
+		case strings.Contains(st.SQL, "_local ON CLUSTER main (") && strings.Contains(st.SQL, "ENGINE = Replicated"):
+			locals++
+		case strings.Contains(st.SQL, "ENGINE = Distributed(main, crm, "):
+			dists++
+		default:
+			t.Errorf("%s: neither a replicated local table nor a distributed one:\n%s", st.File, st.SQL)
+		}
+	}
+	if locals == 0 || locals != dists {
+		t.Errorf("%d local tables, %d distributed", locals, dists)
+	}
+	if !strings.Contains(stmts[1].SQL, "crm.events ON CLUSTER main AS crm.events_local ENGINE = Distributed(main, crm, events_local, cityHash64(event_id))") {
+		t.Errorf("events distributed table:\n%s", stmts[1].SQL)
 	}
 	if got := d.Engine("ReplacingMergeTree(version)", "events"); got != "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/crm/events', '{replica}', version)" {
 		t.Errorf("engine = %s", got)
@@ -71,5 +86,26 @@ func TestConfigValidate(t *testing.T) {
 	err := chstore.Config{Addr: []string{"nohost"}, Database: "bad-name;"}.Validate()
 	if err == nil || !strings.Contains(err.Error(), "host:port") || !strings.Contains(err.Error(), "bad-name") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestClusterDDLParses runs the clustered DDL against the single test
+// server: it has no cluster "main", so every statement must fail for that
+// reason and none for a syntax error.
+func TestClusterDDLParses(t *testing.T) {
+	s := chtest.New(t)
+	d := chstore.Dialect{DB: s.DB, Cluster: "main", Modern: s.Modern()}
+	stmts, err := d.Statements()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range stmts {
+		err := s.Conn.Exec(context.Background(), st.SQL)
+		if err == nil {
+			t.Fatalf("%s: ran without a cluster?\n%s", st.File, st.SQL)
+		}
+		if strings.Contains(err.Error(), "Syntax error") || !strings.Contains(strings.ToLower(err.Error()), "cluster") {
+			t.Errorf("%s: %v\n%s", st.File, err, st.SQL)
+		}
 	}
 }
