@@ -29,7 +29,7 @@
 // abandonment, label horizons, window close. A timer fires once, when the
 // watermark reaches it. Timers made due by an event fire before that event is
 // applied (they are earlier in event time). Timers due at the same time fire
-// in key order, so a replay and a restored engine fire them in the same order.
+// in a fixed order (by key hash, then key), so a replay and a restored engine fire them in the same order.
 // While a timer runs, Ctx.Watermark equals the timer's time, as if the
 // watermark had stopped there: a handler's output does not depend on how far
 // the watermark jumped, which is what makes live runs and replays agree.

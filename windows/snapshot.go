@@ -109,7 +109,7 @@ func (e *Engine[S, E]) Restore(key string, value []byte) error {
 		return fmt.Errorf("restore %q: %w: version %d", key, ErrCorrupt, v)
 	}
 	en := &entry[S]{}
-	en.key = key
+	en.key, en.hash = key, HashString(key)
 	en.last = d.Sec()
 	set := d.U8()
 	for i := range en.timers {
@@ -133,7 +133,7 @@ func (e *Engine[S, E]) Restore(key string, value []byte) error {
 	for i, t := range en.timers {
 		if t != 0 {
 			en.armed[i] = t
-			e.heap.push(timerItem[S]{at: t, slot: uint8(i), e: en})
+			e.heap.push(timerItem[S]{at: t, slot: uint8(i), hash: en.hash, e: en})
 		}
 	}
 	return nil
