@@ -1,0 +1,37 @@
+// Package reports reads the dashboard's figures from ClickHouse: the funnel,
+// hot leads, at-risk accounts, alerts, models and pipeline health.
+//
+// # Queries
+//
+// Every read is a small unexported struct (funnelQuery, hotLeadsQuery, …)
+// whose toSQL method returns the statement and its positional arguments.
+// Values from callers only ever travel as arguments; the only text spliced
+// into SQL comes from closed sets in this package (bucket functions, group
+// expressions, column lists) or from counts (one countIf per funnel stage).
+// Table tests assert the SQL and the arguments of each query.
+//
+// # ClickHouse 18.16
+//
+// The statements run on 18.16 and on current releases: no JSONExtract
+// (properties are JSON text read with visitParamExtractString), no
+// toStartOfInterval (buckets use toStartOfMinute/Hour/Day), no "LIMIT n
+// OFFSET m" (pages use "LIMIT m, n"), slices bound with has(?, col). Tables are
+// ReplacingMergeTree: single-entity reads use FINAL (cheap on a key prefix);
+// the funnel reads events without FINAL because a replayed event cannot move
+// a lead to a different funnel level.
+//
+// # Funnel
+//
+// A funnel is a list of stages, each a set of event matches (type and, when
+// given, one property value). Leads enter the cohort of the bucket of their
+// first event in the range; windowFunnel gives each lead the deepest stage it
+// reached in order within the window, and a stage's count is the number of
+// leads at that level or deeper.
+//
+// # Concurrency
+//
+// A Reader is safe for concurrent use. It bounds the number of queries in
+// flight to Config.MaxConcurrent (the connection pool size) and reports how
+// long each query waited for a slot through Config.ObserveAcquire: that wait
+// is the pool acquisition time.
+package reports
