@@ -1,0 +1,56 @@
+// Package sink writes canonical events from the crm.events topic into the
+// ClickHouse table crm.events, in batches.
+//
+// # Delivery
+//
+// At least once into ClickHouse, exactly once as readers see it. A consumer
+// group reads crm.events; rows collect in one batch until BatchRows rows or
+// FlushEvery has passed since the first (so an idle partition still gets its
+// last rows written), then the batch is inserted with an explicit column list
+// and only after the insert succeeded are the offsets committed. A crash
+// between insert and commit re-inserts the batch; the table is a
+// ReplacingMergeTree whose sort key comes from the event itself
+// (lead_id, account_id, occurred_at, event_id), so the copy collapses, and
+// readers use FINAL or uniqExact(event_id).
+//
+// # When ClickHouse is down
+//
+// A failed insert is retried with exponential backoff (200 ms doubling to
+// MaxBackoff, with jitter) behind a circuit breaker: after three failures in
+// a row the breaker opens, fetching is paused (PauseFetchTopics) and Healthy
+// reports an error, which the collector turns into 503 for its callers. The
+// batch is kept and retried; nothing more is read meanwhile, so memory stays
+// at one batch plus the client's fetch buffer. When an insert succeeds the
+// breaker closes and fetching resumes.
+//
+// # Rebalances and shutdown
+//
+// On revoke, the batch is flushed (one attempt bounded by InsertTimeout) and
+// its offsets committed; if that fails, the rows of revoked partitions are
+// dropped from the batch uncommitted, and their new owner reads them again.
+// On lost partitions their rows are dropped without commit. On stop, Run
+// flushes and commits the batch (bounded by DrainTimeout) and leaves the
+// group.
+//
+// # Personal data
+//
+// With PIIKey set, contact e-mail, phone and name are replaced by
+// HMAC-SHA256(PIIKey, value) (hex, 32 characters) before they reach
+// ClickHouse: rows of one person still join, the values cannot be read back.
+//
+// # Poison records
+//
+// A record that does not decode as a canonical event (someone else wrote to
+// crm.events) goes to the dead-letter topic with its reason and origin, and
+// its offset is committed with the batch.
+//
+// # Metrics
+//
+//	crmstream_ingest_sink_rows_total                   rows inserted
+//	crmstream_ingest_sink_batch_rows                   histogram of rows per insert
+//	crmstream_ingest_sink_insert_seconds               histogram of insert latency
+//	crmstream_ingest_sink_insert_errors_total          failed insert attempts
+//	crmstream_ingest_sink_breaker_open                 1 while the ClickHouse breaker is open
+//	crmstream_ingest_sink_dead_letters_total           undecodable records sent to the DLQ
+//	crmstream_ingest_consumer_lag_records{group,topic,partition}   from kadm, every LagEvery
+package sink

@@ -1,0 +1,464 @@
+package sink
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sony/gobreaker/v2"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/crmstream/crmstream/event"
+	"github.com/crmstream/crmstream/ingest/dlq"
+	"github.com/crmstream/crmstream/internal/kafka"
+)
+
+// Config configures a Sink. Zero fields take the defaults shown.
+type Config struct {
+	Opts          []kgo.Opt             // Kafka client options: brokers, TLS, SASL, hooks
+	Group         string                // consumer group; default "crmstream-sink"
+	Topic         string                // default crm.events
+	DLQ           string                // default crm.events.dlq
+	Conn          driver.Conn           // required: ClickHouse (chstore.Store.Conn)
+	Database      string                // default "crm"
+	BatchRows     int                   // insert when this many rows are batched; default 10,000
+	FlushEvery    time.Duration         // or when the oldest batched row is this old; default 1 s
+	InsertTimeout time.Duration         // per insert attempt; default 30 s
+	MaxBackoff    time.Duration         // cap of the retry backoff; default 10 s
+	BreakerOpen   time.Duration         // time the breaker stays open before a trial insert; default 5 s
+	DrainTimeout  time.Duration         // on stop, time to flush the last batch; default 15 s
+	LagEvery      time.Duration         // consumer-lag refresh; default 15 s; < 0 disables
+	PIIKey        []byte                // non-empty: hash e-mail, phone and name (HMAC-SHA256)
+	Logger        *slog.Logger          // nil = discard
+	Registerer    prometheus.Registerer // nil = metrics not registered
+	Now           func() time.Time      // default time.Now
+}
+
+// Sink consumes crm.events into ClickHouse. Run it once; Healthy is safe for
+// concurrent use.
+type Sink struct {
+	cfg     Config
+	log     *slog.Logger
+	cl      *kgo.Client
+	breaker *gobreaker.CircuitBreaker[struct{}]
+	m       *metrics
+	insert  string
+
+	mu      sync.Mutex // guards the batch; held by the poll loop and the rebalance callbacks
+	rows    []row
+	dead    []*kgo.Record
+	offsets map[int32]kgo.EpochOffset // next offset per partition of the batch
+	first   time.Time                 // when the oldest batched row arrived
+}
+
+// row is one crm.events row in column order, plus the partition it came from.
+type row struct {
+	part                                                    int32
+	id, typ                                                 string
+	occurred                                                time.Time
+	ms                                                      uint16
+	lead, account, owner, session, source                   string
+	email, phone, name, company, country, title, properties string
+}
+
+const columns = "event_id, type, occurred_at, occurred_ms, lead_id, account_id, owner_id, session_id, source, email, phone, name, company, country, title, properties, ingested_at, version"
+
+// New creates the sink's consumer group client (it joins on Run).
+func New(cfg Config) (*Sink, error) {
+	if cfg.Conn == nil {
+		return nil, errors.New("sink: Conn is required")
+	}
+	if cfg.Group == "" {
+		cfg.Group = "crmstream-sink"
+	}
+	if cfg.Topic == "" {
+		cfg.Topic = kafka.TopicEvents
+	}
+	if cfg.DLQ == "" {
+		cfg.DLQ = kafka.TopicDLQ
+	}
+	if cfg.Database == "" {
+		cfg.Database = "crm"
+	}
+	if cfg.BatchRows <= 0 {
+		cfg.BatchRows = 10_000
+	}
+	if cfg.FlushEvery <= 0 {
+		cfg.FlushEvery = time.Second
+	}
+	if cfg.InsertTimeout <= 0 {
+		cfg.InsertTimeout = 30 * time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 10 * time.Second
+	}
+	if cfg.BreakerOpen <= 0 {
+		cfg.BreakerOpen = 5 * time.Second
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 15 * time.Second
+	}
+	if cfg.LagEvery == 0 {
+		cfg.LagEvery = 15 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sink{
+		cfg:     cfg,
+		log:     log.With("component", "sink"),
+		m:       m,
+		insert:  "INSERT INTO " + cfg.Database + ".events (" + columns + ")",
+		offsets: map[int32]kgo.EpochOffset{},
+	}
+	s.breaker = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        "clickhouse",
+		Timeout:     cfg.BreakerOpen,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 3 },
+		IsExcluded:  func(err error) bool { return errors.Is(err, context.Canceled) },
+		OnStateChange: func(_ string, from, to gobreaker.State) {
+			s.log.Warn("clickhouse breaker", "from", from.String(), "to", to.String())
+			s.m.breakerOpen.Set(boolf(to == gobreaker.StateOpen))
+			if s.cl == nil {
+				return
+			}
+			switch to {
+			case gobreaker.StateOpen:
+				s.cl.PauseFetchTopics(cfg.Topic)
+			case gobreaker.StateClosed:
+				s.cl.ResumeFetchTopics(cfg.Topic)
+			}
+		},
+	})
+	opts := append(append([]kgo.Opt(nil), cfg.Opts...),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Topic),
+		kgo.DisableAutoCommit(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.OnPartitionsRevoked(s.onRevoked),
+		kgo.OnPartitionsLost(s.onLost),
+	)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("sink: kafka client: %w", err)
+	}
+	s.cl = cl
+	return s, nil
+}
+
+func boolf(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// ErrUnhealthy is returned by Healthy while inserts into ClickHouse fail.
+var ErrUnhealthy = errors.New("sink: clickhouse inserts failing")
+
+// Healthy returns ErrUnhealthy (wrapped) while the ClickHouse breaker is not
+// closed; the collector answers 503 meanwhile.
+func (s *Sink) Healthy() error {
+	if st := s.breaker.State(); st != gobreaker.StateClosed {
+		return fmt.Errorf("%w (breaker %s)", ErrUnhealthy, st)
+	}
+	return nil
+}
+
+// Run consumes until ctx is done, then flushes and commits the last batch
+// (within DrainTimeout), leaves the group and returns nil.
+func (s *Sink) Run(ctx context.Context) error {
+	defer s.cl.Close()
+	if s.cfg.LagEvery > 0 {
+		lctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { s.watchLag(lctx) })
+		defer func() { cancel(); wg.Wait() }()
+	}
+	for {
+		wait := s.cfg.FlushEvery
+		s.mu.Lock()
+		if len(s.rows)+len(s.dead) > 0 {
+			wait = s.first.Add(s.cfg.FlushEvery).Sub(s.cfg.Now())
+		}
+		room := s.cfg.BatchRows - len(s.rows)
+		s.mu.Unlock()
+		if wait > 0 && room > 0 {
+			pctx, cancel := context.WithTimeout(ctx, wait)
+			fs := s.cl.PollRecords(pctx, room)
+			cancel()
+			if fs.IsClientClosed() {
+				return nil
+			}
+			fs.EachError(func(t string, p int32, err error) {
+				if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+					s.log.Warn("fetch", "topic", t, "partition", p, "error", err)
+				}
+			})
+			s.add(fs.Records())
+		}
+		if ctx.Err() != nil {
+			return s.drain(ctx)
+		}
+		s.probe(ctx)
+		if s.due() {
+			if err := s.flushRetry(ctx); err != nil && ctx.Err() == nil {
+				return err
+			}
+		}
+	}
+}
+
+// probe tries ClickHouse when the breaker is not closed but no batch is
+// waiting to prove it (the batch went to another member on a rebalance), so
+// the breaker, the paused fetches and Healthy recover.
+func (s *Sink) probe(ctx context.Context) {
+	if s.breaker.State() == gobreaker.StateClosed {
+		return
+	}
+	s.mu.Lock()
+	empty := len(s.rows) == 0
+	s.mu.Unlock()
+	if !empty {
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, s.cfg.InsertTimeout)
+	defer cancel()
+	_, _ = s.breaker.Execute(func() (struct{}, error) { return struct{}{}, s.cfg.Conn.Ping(pctx) })
+}
+
+// add decodes records into the batch; undecodable ones become dead letters.
+func (s *Sink) add(recs []*kgo.Record) {
+	if len(recs) == 0 {
+		return
+	}
+	now := s.cfg.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.rows)+len(s.dead) == 0 {
+		s.first = now
+	}
+	for _, r := range recs {
+		e, err := event.Decode(r.Value)
+		if err != nil {
+			s.dead = append(s.dead, dlq.New(r, "sink: "+err.Error(), now, s.cfg.DLQ))
+		} else {
+			s.rows = append(s.rows, s.toRow(r.Partition, &e))
+		}
+		s.offsets[r.Partition] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
+	}
+}
+
+func (s *Sink) due() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.rows) + len(s.dead)
+	return n > 0 && (len(s.rows) >= s.cfg.BatchRows || s.cfg.Now().Sub(s.first) >= s.cfg.FlushEvery)
+}
+
+// flushRetry flushes the batch, retrying with backoff and jitter until it
+// succeeds or ctx is done. The lock is released between attempts so that a
+// rebalance is never stuck behind an outage.
+func (s *Sink) flushRetry(ctx context.Context) error {
+	backoff := 200 * time.Millisecond
+	for {
+		s.mu.Lock()
+		err := s.flushLocked(ctx)
+		s.mu.Unlock()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		s.log.Warn("flush failed, retrying", "backoff", backoff, "error", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff/2 + rand.N(backoff/2+1)):
+		}
+		backoff = min(backoff*2, s.cfg.MaxBackoff)
+	}
+}
+
+// flushLocked inserts the batch, produces its dead letters, commits its
+// offsets and empties it. s.mu is held.
+func (s *Sink) flushLocked(ctx context.Context) error {
+	if len(s.rows)+len(s.dead) == 0 {
+		return nil
+	}
+	if len(s.rows) > 0 {
+		start := s.cfg.Now()
+		_, err := s.breaker.Execute(func() (struct{}, error) { return struct{}{}, s.insertRows(ctx) })
+		if err != nil {
+			s.m.insertErrors.Inc()
+			return fmt.Errorf("insert %d rows: %w", len(s.rows), err)
+		}
+		s.m.insertSeconds.Observe(s.cfg.Now().Sub(start).Seconds())
+		s.m.batchRows.Observe(float64(len(s.rows)))
+		s.m.rows.Add(float64(len(s.rows)))
+		s.rows = s.rows[:0]
+	}
+	if len(s.dead) > 0 {
+		if err := s.cl.ProduceSync(ctx, s.dead...).FirstErr(); err != nil {
+			return fmt.Errorf("produce %d dead letters: %w", len(s.dead), err)
+		}
+		s.m.dead.Add(float64(len(s.dead)))
+		s.dead = s.dead[:0]
+	}
+	err := s.commit(ctx, s.offsets)
+	s.offsets = map[int32]kgo.EpochOffset{}
+	if err != nil {
+		// The rows are durable; the records are read (and collapse) again.
+		s.log.Warn("commit", "error", err)
+	}
+	return nil
+}
+
+func (s *Sink) insertRows(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.InsertTimeout)
+	defer cancel()
+	b, err := s.cfg.Conn.PrepareBatch(ctx, s.insert)
+	if err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	defer b.Close()
+	now := s.cfg.Now().UTC()
+	version := uint64(now.UnixMilli())
+	for i := range s.rows {
+		r := &s.rows[i]
+		if err := b.Append(r.id, r.typ, r.occurred, r.ms, r.lead, r.account, r.owner, r.session, r.source,
+			r.email, r.phone, r.name, r.company, r.country, r.title, r.properties, now, version); err != nil {
+			return fmt.Errorf("append: %w", err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("send: %w", err)
+	}
+	return nil
+}
+
+func (s *Sink) commit(ctx context.Context, offsets map[int32]kgo.EpochOffset) error {
+	if len(offsets) == 0 {
+		return nil
+	}
+	var cerr error
+	s.cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{s.cfg.Topic: offsets},
+		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+			if err != nil {
+				cerr = err
+				return
+			}
+			for _, t := range resp.Topics {
+				for _, p := range t.Partitions {
+					if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+						cerr = errors.Join(cerr, fmt.Errorf("partition %d: %w", p.Partition, err))
+					}
+				}
+			}
+		})
+	return cerr
+}
+
+// drain flushes the last batch within DrainTimeout.
+func (s *Sink) drain(ctx context.Context) error {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.DrainTimeout)
+	defer cancel()
+	if err := s.flushRetry(dctx); err != nil {
+		s.log.Warn("stopped with an unflushed batch; it is read again on restart", "error", err)
+	}
+	return nil
+}
+
+// onRevoked flushes and commits before partitions move (one attempt); if that
+// fails, the revoked partitions' rows are dropped, uncommitted, for their new
+// owner to read again.
+func (s *Sink) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.flushLocked(ctx); err != nil {
+		s.log.Warn("flush on revoke failed; revoked partitions are re-read by their new owner", "error", err)
+		s.dropLocked(revoked[s.cfg.Topic])
+	}
+}
+
+// onLost drops the rows of lost partitions: committing for them is no longer
+// possible, and their new owner reads them again.
+func (s *Sink) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dropLocked(lost[s.cfg.Topic])
+}
+
+func (s *Sink) dropLocked(parts []int32) {
+	if len(parts) == 0 {
+		return
+	}
+	gone := map[int32]bool{}
+	for _, p := range parts {
+		gone[p] = true
+		delete(s.offsets, p)
+	}
+	kept := s.rows[:0]
+	for _, r := range s.rows {
+		if !gone[r.part] {
+			kept = append(kept, r)
+		}
+	}
+	s.rows = kept
+	keptDead := s.dead[:0]
+	for _, r := range s.dead {
+		if !gone[r.Partition] {
+			keptDead = append(keptDead, r)
+		}
+	}
+	s.dead = keptDead
+}
+
+func (s *Sink) toRow(part int32, e *event.Event) row {
+	c := e.Contact
+	if len(s.cfg.PIIKey) > 0 {
+		c.Email, c.Phone, c.Name = s.hash(c.Email), s.hash(c.Phone), s.hash(c.Name)
+	}
+	var props string
+	if len(e.Properties) > 0 {
+		props = string(e.Properties.AppendJSON(nil))
+	}
+	sec := e.OccurredAt.Truncate(time.Second)
+	return row{
+		part: part, id: e.ID, typ: string(e.Type),
+		occurred: sec, ms: uint16(e.OccurredAt.Sub(sec) / time.Millisecond),
+		lead: e.LeadID, account: e.AccountID, owner: e.OwnerID, session: e.SessionID, source: e.Source,
+		email: c.Email, phone: c.Phone, name: c.Name, company: c.Company, country: c.Country, title: c.Title,
+		properties: props,
+	}
+}
+
+// hash pseudonymizes one personal value; empty stays empty.
+func (s *Sink) hash(v string) string {
+	if v == "" {
+		return ""
+	}
+	m := hmac.New(sha256.New, s.cfg.PIIKey)
+	m.Write([]byte(v))
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}

@@ -1,0 +1,309 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/goleak"
+
+	"github.com/crmstream/crmstream/event"
+	"github.com/crmstream/crmstream/internal/chstore"
+	"github.com/crmstream/crmstream/internal/chtest"
+	"github.com/crmstream/crmstream/internal/kafka"
+	"github.com/crmstream/crmstream/internal/kafkatest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// flakyConn is ClickHouse that can be switched off.
+type flakyConn struct {
+	driver.Conn
+	down    atomic.Bool
+	inserts atomic.Int64
+}
+
+var errDown = errors.New("connection refused (test)")
+
+func (c *flakyConn) PrepareBatch(ctx context.Context, q string, opts ...driver.PrepareBatchOption) (driver.Batch, error) {
+	if c.down.Load() {
+		return nil, errDown
+	}
+	c.inserts.Add(1)
+	return c.Conn.PrepareBatch(ctx, q, opts...)
+}
+
+func (c *flakyConn) Ping(ctx context.Context) error {
+	if c.down.Load() {
+		return errDown
+	}
+	return c.Conn.Ping(ctx)
+}
+
+func canonical(t testing.TB, id, lead string, at time.Time, contact string) *kgo.Record {
+	t.Helper()
+	e, err := event.Parse(fmt.Appendf(nil, `{"event_id":%q,"type":"page_view","occurred_at":%q,"lead_id":%q%s,"properties":{"url":"/p"}}`,
+		id, at.Format(time.RFC3339Nano), lead, contact))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &kgo.Record{Topic: kafka.TopicEvents, Key: []byte(e.Key()), Value: e.AppendJSON(nil), Timestamp: e.OccurredAt}
+}
+
+type harness struct {
+	t       *testing.T
+	brokers []string
+	store   *chstore.Store
+	conn    *flakyConn
+	prod    *kgo.Client
+	reg     *prometheus.Registry
+}
+
+func newHarness(t *testing.T) *harness {
+	h := &harness{t: t, brokers: kafkatest.Cluster(t, kafka.TopicEvents, kafka.TopicDLQ), store: chtest.New(t), reg: prometheus.NewRegistry()}
+	h.conn = &flakyConn{Conn: h.store.Conn}
+	prod, err := kgo.NewClient(kgo.SeedBrokers(h.brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(prod.Close)
+	h.prod = prod
+	return h
+}
+
+func (h *harness) start(mod func(*Config)) (*Sink, func()) {
+	cfg := Config{
+		Opts: []kgo.Opt{kgo.SeedBrokers(h.brokers...)}, Group: "sink-test",
+		Conn: h.conn, Database: h.store.DB, BatchRows: 50, FlushEvery: 100 * time.Millisecond,
+		BreakerOpen: 200 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, LagEvery: -1, Registerer: h.reg,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	s, err := New(cfg)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	return s, func() {
+		cancel()
+		if err := <-done; err != nil {
+			h.t.Errorf("sink run: %v", err)
+		}
+	}
+}
+
+func (h *harness) produce(recs ...*kgo.Record) {
+	h.t.Helper()
+	if err := h.prod.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) count(q string) uint64 {
+	h.t.Helper()
+	var n uint64
+	if err := h.store.Conn.QueryRow(context.Background(), q).Scan(&n); err != nil {
+		h.t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+func (h *harness) waitCount(q string, want uint64) {
+	h.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		n := h.count(q)
+		if n == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%s = %d, want %d", q, n, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (h *harness) lag() int64 {
+	h.t.Helper()
+	lags, err := kadm.NewClient(h.prod).Lag(context.Background(), "sink-test")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return lags["sink-test"].Lag.Total()
+}
+
+func TestSinkStoresOnceAndCommits(t *testing.T) {
+	h := newHarness(t)
+	base := time.Date(2026, 11, 21, 9, 30, 0, 123e6, time.UTC)
+	var recs []*kgo.Record
+	for i := range 120 {
+		recs = append(recs, canonical(t, fmt.Sprintf("e%d", i), fmt.Sprintf("lead-%d", i%7), base.Add(time.Duration(i)*time.Second), ""))
+	}
+	dups := recs[:30] // replayed by an upstream retry
+	junk := &kgo.Record{Topic: kafka.TopicEvents, Key: []byte("x"), Value: []byte(`{"not":"canonical"}`)}
+	h.produce(recs...)
+	h.produce(dups...)
+	h.produce(junk)
+
+	_, stop := h.start(nil)
+	db := h.store.DB
+	h.waitCount("SELECT count() FROM "+db+".events FINAL", 120)
+	if n := h.count("SELECT uniqExact(event_id) FROM " + db + ".events"); n != 120 {
+		t.Errorf("uniqExact(event_id) = %d", n)
+	}
+	var ms uint16
+	var props string
+	if err := h.store.Conn.QueryRow(context.Background(), "SELECT occurred_ms, properties FROM "+db+".events FINAL WHERE event_id = 'e0'").Scan(&ms, &props); err != nil {
+		t.Fatal(err)
+	}
+	if ms != 123 || props != `{"url":"/p"}` {
+		t.Errorf("occurred_ms %d properties %q", ms, props)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for h.lag() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("lag %d after the rows are stored", h.lag())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	if got := metricValue(t, h.reg, "crmstream_ingest_sink_dead_letters_total"); got != 1 {
+		t.Errorf("dead letters %v, want 1", got)
+	}
+	// The dead letter is on the DLQ with its origin.
+	ends, err := kadm.NewClient(h.prod).ListEndOffsets(context.Background(), kafka.TopicDLQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+	if total != 1 {
+		t.Errorf("%d dead letters on %s, want 1", total, kafka.TopicDLQ)
+	}
+}
+
+func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			m := mf.GetMetric()[0]
+			if m.Counter != nil {
+				return m.Counter.GetValue()
+			}
+			return m.Gauge.GetValue()
+		}
+	}
+	t.Fatalf("metric %s not found", name)
+	return 0
+}
+
+// TestSinkClickHouseDown: inserts fail → the breaker opens, Healthy reports
+// it, offsets stay uncommitted; when ClickHouse is back every row is stored
+// once and the offsets are committed.
+func TestSinkClickHouseDown(t *testing.T) {
+	h := newHarness(t)
+	h.conn.down.Store(true)
+	s, stop := h.start(nil)
+	base := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
+	var recs []*kgo.Record
+	for i := range 200 {
+		recs = append(recs, canonical(t, fmt.Sprintf("d%d", i), fmt.Sprintf("lead-%d", i%11), base.Add(time.Duration(i)*time.Minute), ""))
+	}
+	h.produce(recs...)
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Healthy() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("sink still healthy with ClickHouse down")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !errors.Is(s.Healthy(), ErrUnhealthy) {
+		t.Fatalf("Healthy() = %v", s.Healthy())
+	}
+	time.Sleep(500 * time.Millisecond) // several retries and breaker cycles
+	if n := h.count("SELECT count() FROM " + h.store.DB + ".events"); n != 0 {
+		t.Fatalf("%d rows while down", n)
+	}
+	if lag := h.lag(); lag != 200 {
+		t.Fatalf("lag %d while down, want 200 (nothing committed)", lag)
+	}
+	h.conn.down.Store(false)
+	h.waitCount("SELECT count() FROM "+h.store.DB+".events FINAL", 200)
+	deadline = time.Now().Add(10 * time.Second)
+	for s.Healthy() != nil || h.lag() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after recovery: healthy=%v lag=%d", s.Healthy(), h.lag())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+}
+
+// TestSinkDrainOnStop: a batch below BatchRows and younger than FlushEvery
+// is flushed and committed when the sink stops.
+func TestSinkDrainOnStop(t *testing.T) {
+	h := newHarness(t)
+	_, stop := h.start(func(c *Config) { c.FlushEvery = time.Hour; c.BatchRows = 1000 })
+	base := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
+	h.produce(canonical(t, "s1", "l1", base, ""), canonical(t, "s2", "l2", base, ""))
+	deadline := time.Now().Add(10 * time.Second)
+	for h.lag() != 0 || len(mustLagMembers(t, h)) == 0 {
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // let the sink poll them
+	if n := h.count("SELECT count() FROM " + h.store.DB + ".events"); n != 0 {
+		t.Fatalf("%d rows before the flush is due", n)
+	}
+	stop()
+	if n := h.count("SELECT count() FROM " + h.store.DB + ".events FINAL"); n != 2 {
+		t.Fatalf("%d rows after stop, want 2", n)
+	}
+	if lag := h.lag(); lag != 0 {
+		t.Fatalf("lag %d after stop, want 0", lag)
+	}
+}
+
+func mustLagMembers(t *testing.T, h *harness) kadm.GroupLag {
+	lags, err := kadm.NewClient(h.prod).Lag(context.Background(), "sink-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lags["sink-test"].Lag
+}
+
+func TestSinkPII(t *testing.T) {
+	h := newHarness(t)
+	_, stop := h.start(func(c *Config) { c.PIIKey = []byte("secret") })
+	at := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
+	h.produce(canonical(t, "p1", "l1", at, `,"contact":{"email":"Ann@Example.com","phone":"+4930123456","name":"Ann Lee","company":"Acme"}`))
+	h.waitCount("SELECT count() FROM "+h.store.DB+".events FINAL", 1)
+	stop()
+	var email, phone, name, company string
+	if err := h.store.Conn.QueryRow(context.Background(), "SELECT email, phone, name, company FROM "+h.store.DB+".events FINAL").Scan(&email, &phone, &name, &company); err != nil {
+		t.Fatal(err)
+	}
+	s := &Sink{cfg: Config{PIIKey: []byte("secret")}}
+	if email != s.hash("ann@example.com") || phone != s.hash("+4930123456") || name != s.hash("Ann Lee") || company != "Acme" {
+		t.Fatalf("stored %q %q %q %q", email, phone, name, company)
+	}
+	if len(email) != 32 || email == "ann@example.com" {
+		t.Fatalf("email not hashed: %q", email)
+	}
+}
