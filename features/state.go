@@ -1,0 +1,379 @@
+package features
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"unsafe"
+
+	"github.com/go-faster/city"
+
+	"github.com/crmstream/crmstream/event"
+	"github.com/crmstream/crmstream/windows"
+)
+
+// State is the streaming state of one key (a lead or an account): bucket
+// counters of the windowed counts, one slot per lifetime aggregate, the
+// categorical values and the ids of the latest events (evidence for
+// reasons). Its layout comes from the Set: one byte buffer plus one packed
+// string, so a key costs a few hundred bytes and two allocations, and a
+// snapshot is a copy of both.
+//
+// The zero State is not usable; get one from Set.NewState or
+// Set.RestoreState. Not safe for concurrent use: the scorer's partition
+// worker owns it.
+type State struct {
+	set  *Set
+	head windows.Sec // latest event time applied; window buckets end here
+	buf  []byte
+	// strs packs, each as uvarint length + bytes: the id of the event that
+	// last set a categorical value, the categorical values in Set.CatNames
+	// order, then the recent event ids newest first. One string instead of
+	// a dozen saves their headers (16 B each) per key.
+	strs string
+}
+
+// NewState returns an empty state for a key.
+func (s *Set) NewState() *State {
+	return &State{set: s, buf: make([]byte, s.size)}
+}
+
+// Head returns the latest event time applied to the state (0 if none).
+func (st *State) Head() windows.Sec { return st.head }
+
+// Empty reports whether no event has changed the state.
+func (st *State) Empty() bool { return st.head == 0 }
+
+// Update applies one event. Events may arrive out of order: windowed counts
+// take an event as long as its bucket is still inside the longest window of
+// its ring; "last" aggregates keep the value with the latest event time.
+// Events that match no filter leave the state unchanged. Update allocates
+// once (the packed strings) when the event matches a filter.
+func (st *State) Update(ev *event.Event) {
+	t := windows.SecOf(ev.OccurredAt)
+	if t == 0 {
+		return
+	}
+	set := st.set
+	var m uint32
+	for i := range set.filters {
+		if set.filters[i].Match(ev) {
+			m |= 1 << i
+		}
+	}
+	if m == 0 {
+		return
+	}
+	st.advance(t)
+	for i := range set.rings {
+		r := &set.rings[i]
+		if m&(1<<r.filter) == 0 {
+			continue
+		}
+		b, hb := uint64(t)/uint64(r.gran), uint64(st.head)/uint64(r.gran)
+		if b+uint64(r.n) <= hb {
+			continue // older than the longest window of this ring
+		}
+		p := r.off + int(b%uint64(r.n))*r.width
+		if r.width == 1 {
+			if st.buf[p] != math.MaxUint8 {
+				st.buf[p]++
+			}
+		} else if c := binary.LittleEndian.Uint16(st.buf[p:]); c != math.MaxUint16 {
+			binary.LittleEndian.PutUint16(st.buf[p:], c+1)
+		}
+	}
+	var cats [maxCats]string
+	nc, cchanged := st.cats(&cats), false
+	for i := range set.defs {
+		d := &set.defs[i]
+		if d.Window.Size != 0 {
+			continue
+		}
+		p := set.slots[i]
+		if d.Agg == MaxRank {
+			cur := st.buf[p]
+			for k, r := range d.Ranks {
+				if m&set.rankBits[i][k] != 0 && r.Rank > cur {
+					cur = r.Rank
+				}
+			}
+			st.buf[p] = cur
+			continue
+		}
+		if m&(1<<set.defFilter[i]) == 0 {
+			continue
+		}
+		switch d.Agg {
+		case Count:
+			if c := binary.LittleEndian.Uint32(st.buf[p:]); c != math.MaxUint32 {
+				binary.LittleEndian.PutUint32(st.buf[p:], c+1)
+			}
+		case Sum:
+			if x, ok := ev.Properties.Number(d.Field); ok {
+				f := math.Float64frombits(binary.LittleEndian.Uint64(st.buf[p:]))
+				binary.LittleEndian.PutUint64(st.buf[p:], math.Float64bits(f+x))
+			}
+		case LastNum:
+			if x, ok := ev.Properties.Number(d.Field); ok && t >= windows.Sec(binary.LittleEndian.Uint32(st.buf[p:])) {
+				binary.LittleEndian.PutUint32(st.buf[p:], uint32(t))
+				binary.LittleEndian.PutUint32(st.buf[p+4:], math.Float32bits(float32(x)))
+			}
+		case LastStr:
+			if v := field(ev, d.Field); v != "" && t >= windows.Sec(binary.LittleEndian.Uint32(st.buf[p:])) {
+				binary.LittleEndian.PutUint32(st.buf[p:], uint32(t))
+				c := set.catOf[i]
+				if cats[c] != v {
+					cats[c], cchanged = v, true
+				}
+			}
+		case Distinct:
+			if v := field(ev, d.Field); v != "" {
+				h := city.CH64(unsafe.Slice(unsafe.StringData(v), len(v)))
+				i := h & 127
+				w := p + 8*int(i>>6)
+				binary.LittleEndian.PutUint64(st.buf[w:], binary.LittleEndian.Uint64(st.buf[w:])|1<<(i&63))
+			}
+		case SinceLast:
+			if windows.Sec(binary.LittleEndian.Uint32(st.buf[p:])) < t {
+				binary.LittleEndian.PutUint32(st.buf[p:], uint32(t))
+			}
+		case SinceFirst:
+			if f := windows.Sec(binary.LittleEndian.Uint32(st.buf[p:])); f == 0 || t < f {
+				binary.LittleEndian.PutUint32(st.buf[p:], uint32(t))
+			}
+		}
+	}
+	// evidence: shift the ring of recent ids and their filter masks
+	var recent [recentIDs]string
+	st.recentIDs(&recent)
+	copy(recent[1:], recent[:])
+	recent[0] = ev.ID
+	ro := set.recentOff
+	for j := recentIDs - 1; j > 0; j-- {
+		copy(st.buf[ro+4*j:ro+4*j+4], st.buf[ro+4*(j-1):ro+4*j])
+	}
+	binary.LittleEndian.PutUint32(st.buf[ro:], m)
+	source := st.part(0)
+	if cchanged {
+		source = ev.ID
+	}
+	st.pack(source, cats[:nc], recent[:])
+}
+
+func field(ev *event.Event, name string) string {
+	if len(name) > 0 && name[0] == '$' {
+		if f := columns[name]; f != nil {
+			return f(ev)
+		}
+		return ""
+	}
+	return ev.Properties.String(name)
+}
+
+// advance moves the head to t, zeroing the buckets that leave the rings.
+func (st *State) advance(t windows.Sec) {
+	if t <= st.head {
+		return
+	}
+	for i := range st.set.rings {
+		r := &st.set.rings[i]
+		ob, nb := uint64(st.head)/uint64(r.gran), uint64(t)/uint64(r.gran)
+		if st.head == 0 || nb-ob >= uint64(r.n) {
+			clear(st.buf[r.off : r.off+r.n*r.width])
+			continue
+		}
+		for b := ob + 1; b <= nb; b++ {
+			p := r.off + int(b%uint64(r.n))*r.width
+			clear(st.buf[p : p+r.width])
+		}
+	}
+	st.head = t
+}
+
+// Vector computes every feature as of now into dst (reusing its slices; no
+// allocation once dst has grown). A now earlier than Head is taken as Head:
+// the state cannot forget events it has applied.
+func (st *State) Vector(now windows.Sec, dst *Vector) {
+	set := st.set
+	now = max(now, st.head)
+	dst.reset(set, now)
+	for i := range set.defs {
+		d := &set.defs[i]
+		r := &dst.raw[i]
+		p := set.slots[i]
+		if d.Window.Size != 0 {
+			rg := &set.rings[p]
+			if st.head == 0 {
+				continue
+			}
+			g := uint64(rg.gran)
+			nb, hb := uint64(now)/g, uint64(st.head)/g
+			lo := max(nb+1, uint64(d.Window.buckets())) - uint64(d.Window.buckets())
+			lo = max(lo, max(hb+1, uint64(rg.n))-uint64(rg.n))
+			var sum uint64
+			for b := lo; b <= min(nb, hb); b++ {
+				q := rg.off + int(b%uint64(rg.n))*rg.width
+				if rg.width == 1 {
+					sum += uint64(st.buf[q])
+				} else {
+					sum += uint64(binary.LittleEndian.Uint16(st.buf[q:]))
+				}
+			}
+			r.f = float64(sum)
+			continue
+		}
+		switch d.Agg {
+		case Count:
+			r.f = float64(binary.LittleEndian.Uint32(st.buf[p:]))
+		case Sum:
+			r.f = math.Float64frombits(binary.LittleEndian.Uint64(st.buf[p:]))
+		case LastNum:
+			r.f = float64(math.Float32frombits(binary.LittleEndian.Uint32(st.buf[p+4:])))
+		case LastStr:
+			r.s = st.part(1 + set.catOf[i])
+		case Distinct:
+			r.b = [2]uint64{binary.LittleEndian.Uint64(st.buf[p:]), binary.LittleEndian.Uint64(st.buf[p+8:])}
+		case SinceLast, SinceFirst:
+			r.t = windows.Sec(binary.LittleEndian.Uint32(st.buf[p:]))
+		case MaxRank:
+			r.f = float64(st.buf[p])
+		}
+	}
+	dst.finalize()
+	st.recentIDs(&dst.recent)
+	for j := range dst.recentMask {
+		dst.recentMask[j] = binary.LittleEndian.Uint32(st.buf[set.recentOff+4*j:])
+	}
+	dst.source = st.part(0)
+}
+
+// part returns packed string i ("" when absent).
+func (st *State) part(i int) string {
+	s := st.strs
+	for k := 0; len(s) > 0; k++ {
+		n, w := binary.Uvarint(unsafe.Slice(unsafe.StringData(s), len(s)))
+		if w <= 0 || uint64(len(s)-w) < n {
+			return ""
+		}
+		if k == i {
+			return s[w : w+int(n)]
+		}
+		s = s[w+int(n):]
+	}
+	return ""
+}
+
+func (st *State) cats(dst *[maxCats]string) int {
+	n := len(st.set.cats)
+	for i := range n {
+		dst[i] = st.part(1 + i)
+	}
+	return n
+}
+
+func (st *State) recentIDs(dst *[recentIDs]string) {
+	for j := range dst {
+		dst[j] = st.part(1 + len(st.set.cats) + j)
+	}
+}
+
+// pack rebuilds strs in one allocation.
+func (st *State) pack(source string, cats []string, recent []string) {
+	n := 0
+	add := func(s string) { n += uvarintLen(len(s)) + len(s) }
+	add(source)
+	for _, c := range cats {
+		add(c)
+	}
+	for _, r := range recent {
+		add(r)
+	}
+	b := make([]byte, 0, n)
+	b = appendPart(b, source)
+	for _, c := range cats {
+		b = appendPart(b, c)
+	}
+	for _, r := range recent {
+		b = appendPart(b, r)
+	}
+	st.strs = unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+func appendPart(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func uvarintLen(n int) int {
+	l := 1
+	for n >= 0x80 {
+		n >>= 7
+		l++
+	}
+	return l
+}
+
+// Size returns the bytes the state holds: the struct, its buffer and its
+// packed strings. This is what "state per key" means in the package doc.
+func (st *State) Size() int {
+	return int(unsafe.Sizeof(*st)) + cap(st.buf) + len(st.strs)
+}
+
+// stateFormat versions the snapshot encoding.
+const stateFormat = 1
+
+// AppendBinary appends a snapshot of the state (for the scorer's changelog).
+func (st *State) AppendBinary(dst []byte) []byte {
+	dst = append(dst, stateFormat)
+	dst = binary.AppendUvarint(dst, uint64(st.head))
+	dst = binary.AppendUvarint(dst, uint64(st.set.hashID))
+	dst = binary.AppendUvarint(dst, uint64(len(st.buf)))
+	dst = append(dst, st.buf...)
+	dst = binary.AppendUvarint(dst, uint64(len(st.strs)))
+	return append(dst, st.strs...)
+}
+
+// RestoreState decodes a snapshot written by State.AppendBinary for this
+// Set. A snapshot of another feature schema or a damaged one returns an
+// error wrapping ErrCorrupt; it never panics.
+func (s *Set) RestoreState(b []byte) (*State, error) {
+	if len(b) == 0 || b[0] != stateFormat {
+		return nil, fmt.Errorf("restore state: format: %w", ErrCorrupt)
+	}
+	b = b[1:]
+	head, b, err := uvarint(b)
+	if err != nil || head > math.MaxUint32 {
+		return nil, fmt.Errorf("restore state: head: %w", ErrCorrupt)
+	}
+	id, b, err := uvarint(b)
+	if err != nil || id != uint64(s.hashID) {
+		return nil, fmt.Errorf("restore state: feature schema differs: %w", ErrCorrupt)
+	}
+	n, b, err := uvarint(b)
+	if err != nil || n != uint64(s.size) || uint64(len(b)) < n {
+		return nil, fmt.Errorf("restore state: buffer: %w", ErrCorrupt)
+	}
+	st := &State{set: s, head: windows.Sec(head), buf: append([]byte(nil), b[:n]...)}
+	b = b[n:]
+	if n, b, err = uvarint(b); err != nil || uint64(len(b)) != n {
+		return nil, fmt.Errorf("restore state: strings: %w", ErrCorrupt)
+	}
+	st.strs = string(b)
+	if st.strs == "" {
+		return st, nil // never matched an event
+	}
+	// the packed strings must hold exactly source, cats and recent ids
+	want, rest := 1+len(s.cats)+recentIDs, st.strs
+	for range want {
+		l, w := binary.Uvarint([]byte(rest[:min(len(rest), binary.MaxVarintLen64)]))
+		if w <= 0 || uint64(len(rest)-w) < l {
+			return nil, fmt.Errorf("restore state: packed strings: %w", ErrCorrupt)
+		}
+		rest = rest[w+int(l):]
+	}
+	if rest != "" {
+		return nil, fmt.Errorf("restore state: packed strings: %w", ErrCorrupt)
+	}
+	return st, nil
+}

@@ -1,0 +1,272 @@
+package features
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/crmstream/crmstream/windows"
+)
+
+// Vector is the value of every feature of a Set for one key at one time:
+// what a model scores and learns from, and what reasons cite.
+//
+// A Vector is reusable: State.Vector and Set.FromRow overwrite it and reuse
+// its slices, so a scorer that keeps one Vector per worker scores without
+// allocating. Its strings (categorical values, evidence ids) are shared with
+// the State and stay valid after the State changes. Not safe for concurrent
+// use.
+type Vector struct {
+	Set     *Set
+	At      windows.Sec // the time the features are "as of"
+	Num     []float64   // raw numeric values in Set.NumNames order
+	Cat     []string    // categorical values in Set.CatNames order; "" = unknown
+	CatHash []uint64    // stable hash of name=value per categorical feature; 0 = unknown
+
+	recent     [recentIDs]string // ids of the latest events that matched a filter, newest first
+	recentMask [recentIDs]uint32 // the filters each matched
+	source     string            // id of the event that last set a categorical value
+	raw        []raw
+}
+
+// raw is one definition's aggregate before finalization: the common ground
+// of the streaming state and a ClickHouse row.
+type raw struct {
+	f float64
+	s string
+	b [2]uint64
+	t windows.Sec
+}
+
+func (v *Vector) reset(set *Set, at windows.Sec) {
+	v.Set, v.At = set, at
+	v.Num = resize(v.Num, len(set.nums))
+	v.Cat = resize(v.Cat, len(set.cats))
+	v.CatHash = resize(v.CatHash, len(set.cats))
+	v.raw = resize(v.raw, len(set.defs))
+	clear(v.raw)
+	v.recent = [recentIDs]string{}
+	v.recentMask = [recentIDs]uint32{}
+	v.source = ""
+}
+
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// finalize turns raw aggregates into feature values as of v.At.
+func (v *Vector) finalize() {
+	s := v.Set
+	for i := range s.nums {
+		nf := &s.nums[i]
+		if nf.def < 0 {
+			d := &s.derived[nf.derived]
+			a, b := v.Num[s.byNum[d.A]], v.Num[s.byNum[d.B]]
+			switch d.Op {
+			case Ratio:
+				sc := d.Scale
+				if sc == 0 {
+					sc = 1
+				}
+				if b != 0 {
+					v.Num[i] = sc * a / b
+				} else {
+					v.Num[i] = 0
+				}
+			case Diff:
+				v.Num[i] = a - b
+			}
+			continue
+		}
+		r := &v.raw[nf.def]
+		switch s.defs[nf.def].Agg {
+		case Distinct:
+			v.Num[i] = float64(windows.Distinct{B: r.b}.Estimate())
+		case SinceLast, SinceFirst:
+			if r.t == 0 || r.t > v.At {
+				v.Num[i] = -1
+			} else {
+				v.Num[i] = float64(v.At-r.t) / float64(windows.Day)
+			}
+		default:
+			v.Num[i] = r.f
+		}
+	}
+	for i := range s.cats {
+		c := &s.cats[i]
+		val := v.raw[c.def].s
+		v.Cat[i] = val
+		if val == "" {
+			v.CatHash[i] = 0
+		} else {
+			v.CatHash[i] = CatHash(c.name, val)
+		}
+	}
+}
+
+// CatHash is the stable 64-bit hash of the categorical value name=value
+// (FNV-1a and a splitmix64 finalizer; never 0). Models index their weights
+// by it.
+func CatHash(name, value string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(name); i++ {
+		h = (h ^ uint64(name[i])) * 1099511628211
+	}
+	h = (h ^ '=') * 1099511628211
+	for i := 0; i < len(value); i++ {
+		h = (h ^ uint64(value[i])) * 1099511628211
+	}
+	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9
+	h = (h ^ (h >> 27)) * 0x94d049bb133111eb
+	h ^= h >> 31
+	if h == 0 {
+		h = 1
+	}
+	return h
+}
+
+func apply(t Transform, x float64) float64 {
+	switch t {
+	case Log1p:
+		return math.Log1p(max(x, 0))
+	case Fresh7:
+		if x < 0 {
+			return 0
+		}
+		return math.Exp(-x / 7)
+	case Fresh30:
+		if x < 0 {
+			return 0
+		}
+		return math.Exp(-x / 30)
+	case Clip01:
+		return min(max(x, 0), 1)
+	case Clip10:
+		return min(max(x, 0), 10)
+	}
+	return x
+}
+
+// Input returns the model input of numeric feature i (the raw value after
+// the feature's Transform).
+func (v *Vector) Input(i int) float64 { return apply(v.Set.nums[i].transform, v.Num[i]) }
+
+// NumEvidence appends to dst the ids of the recent events behind numeric
+// feature i (newest first; at most the State's evidence ring) and returns
+// dst. With a dst of sufficient capacity it does not allocate.
+func (v *Vector) NumEvidence(i int, dst []string) []string {
+	m := v.Set.nums[i].mask
+	for j := range v.recent {
+		if v.recent[j] != "" && v.recentMask[j]&m != 0 {
+			dst = append(dst, v.recent[j])
+		}
+	}
+	return dst
+}
+
+// CatEvidence appends the id of the event that set categorical feature i.
+func (v *Vector) CatEvidence(i int, dst []string) []string {
+	if v.source != "" && v.Cat[i] != "" {
+		dst = append(dst, v.source)
+	}
+	return dst
+}
+
+// vectorFormat versions the binary encoding of a Vector.
+const vectorFormat = 1
+
+// AppendBinary appends a compact encoding of the values a model learns from
+// (numeric values as float32, categorical hashes, the time): what a scorer
+// keeps with a pending label. Categorical strings and evidence are not
+// encoded.
+func (v *Vector) AppendBinary(dst []byte) []byte {
+	dst = append(dst, vectorFormat)
+	dst = binary.AppendUvarint(dst, uint64(v.At))
+	n := 0
+	for _, x := range v.Num {
+		if x != 0 {
+			n++
+		}
+	}
+	dst = binary.AppendUvarint(dst, uint64(n))
+	for i, x := range v.Num {
+		if x != 0 {
+			dst = binary.AppendUvarint(dst, uint64(i))
+			dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(float32(x)))
+		}
+	}
+	n = 0
+	for _, h := range v.CatHash {
+		if h != 0 {
+			n++
+		}
+	}
+	dst = binary.AppendUvarint(dst, uint64(n))
+	for i, h := range v.CatHash {
+		if h != 0 {
+			dst = binary.AppendUvarint(dst, uint64(i))
+			dst = binary.LittleEndian.AppendUint64(dst, h)
+		}
+	}
+	return dst
+}
+
+// ErrCorrupt is returned (wrapped) when encoded data cannot be decoded.
+var ErrCorrupt = errors.New("corrupt encoding")
+
+// DecodeVector decodes what AppendBinary wrote for the same Set into dst.
+// It never panics; out-of-range indexes or truncated input return an error
+// wrapping ErrCorrupt.
+func (s *Set) DecodeVector(b []byte, dst *Vector) error {
+	if len(b) == 0 || b[0] != vectorFormat {
+		return fmt.Errorf("decode vector: format: %w", ErrCorrupt)
+	}
+	b = b[1:]
+	at, b, err := uvarint(b)
+	if err != nil || at > math.MaxUint32 {
+		return fmt.Errorf("decode vector: time: %w", ErrCorrupt)
+	}
+	dst.reset(s, windows.Sec(at))
+	clear(dst.Num)
+	clear(dst.Cat)
+	clear(dst.CatHash)
+	n, b, err := uvarint(b)
+	if err != nil || n > uint64(len(s.nums)) {
+		return fmt.Errorf("decode vector: numeric count: %w", ErrCorrupt)
+	}
+	for range n {
+		var i uint64
+		if i, b, err = uvarint(b); err != nil || i >= uint64(len(s.nums)) || len(b) < 4 {
+			return fmt.Errorf("decode vector: numeric: %w", ErrCorrupt)
+		}
+		dst.Num[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(b)))
+		b = b[4:]
+	}
+	if n, b, err = uvarint(b); err != nil || n > uint64(len(s.cats)) {
+		return fmt.Errorf("decode vector: categorical count: %w", ErrCorrupt)
+	}
+	for range n {
+		var i uint64
+		if i, b, err = uvarint(b); err != nil || i >= uint64(len(s.cats)) || len(b) < 8 {
+			return fmt.Errorf("decode vector: categorical: %w", ErrCorrupt)
+		}
+		dst.CatHash[i] = binary.LittleEndian.Uint64(b)
+		b = b[8:]
+	}
+	if len(b) != 0 {
+		return fmt.Errorf("decode vector: %d trailing bytes: %w", len(b), ErrCorrupt)
+	}
+	return nil
+}
+
+func uvarint(b []byte) (uint64, []byte, error) {
+	v, n := binary.Uvarint(b)
+	if n <= 0 {
+		return 0, b, ErrCorrupt
+	}
+	return v, b[n:], nil
+}

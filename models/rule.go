@@ -1,0 +1,100 @@
+package models
+
+import (
+	"fmt"
+
+	"github.com/crmstream/crmstream/features"
+)
+
+// Rule is the transparent cold-start score: a logistic function of a bias,
+// hand-set weights on numeric feature inputs (engagement: windowed counts
+// and the exp(−days/τ) freshness of the last touch, so engagement decays)
+// and on categorical values (fit: firmographics). Every weight is visible
+// in the reasons, so a rep can see why a new lead is hot before the model
+// has learned anything.
+type Rule struct {
+	Bias float64            `json:"bias"`
+	Num  map[string]float64 `json:"num"` // numeric feature → weight on its model input
+	Cat  map[string]float64 `json:"cat"` // "feature=value" → weight
+}
+
+type compiledRule struct {
+	bias float64
+	num  []float64          // by numeric feature index
+	cat  map[uint64]float64 // by features.CatHash
+}
+
+func (r Rule) compile(set *features.Set) (compiledRule, error) {
+	nn, _ := set.Len()
+	c := compiledRule{bias: r.Bias, num: make([]float64, nn), cat: map[uint64]float64{}}
+	for name, w := range r.Num {
+		i, ok := set.Index(name)
+		if !ok {
+			return c, fmt.Errorf("rule: unknown numeric feature %q", name)
+		}
+		c.num[i] = w
+	}
+	cats := map[string]bool{}
+	for _, n := range set.CatNames() {
+		cats[n] = true
+	}
+	for kv, w := range r.Cat {
+		var name, val string
+		for i := 0; i < len(kv); i++ {
+			if kv[i] == '=' {
+				name, val = kv[:i], kv[i+1:]
+				break
+			}
+		}
+		if !cats[name] || val == "" {
+			return c, fmt.Errorf("rule: %q is not feature=value of a categorical feature", kv)
+		}
+		c.cat[features.CatHash(name, val)] = w
+	}
+	return c, nil
+}
+
+// LeadRule is the default cold-start rule for leads: about 5 % for a lead
+// with no signal; intent, pricing views, sales touches, recent activity and a
+// senior contact at a larger company raise it; unsubscribes lower it.
+func LeadRule() Rule {
+	return Rule{
+		Bias: -3,
+		Num: map[string]float64{
+			"intent_30d":        0.9,
+			"pricing_views_7d":  0.7,
+			"pricing_views_30d": 0.2,
+			"sales_touches_30d": 0.8,
+			"email_clicks_30d":  0.4,
+			"touches_7d":        0.25,
+			"days_since_touch":  0.6,
+			"funnel_stage":      0.3,
+			"velocity":          0.1,
+			"unreachable":       -1.5,
+		},
+		Cat: map[string]float64{
+			"company_size=201-1000": 0.5,
+			"company_size=1000+":    0.7,
+			"seniority=director":    0.5,
+			"seniority=vp":          0.6,
+			"seniority=c_level":     0.7,
+		},
+	}
+}
+
+// ChurnRule is the default cold-start rule for accounts: about 5 % monthly
+// churn; a falling login trend, no recent login, tickets and downgrades
+// raise it; breadth of use, recent logins and a good NPS lower it.
+func ChurnRule() Rule {
+	return Rule{
+		Bias: -2.2,
+		Num: map[string]float64{
+			"days_since_login": -1.2,
+			"login_trend":      -0.3,
+			"feature_breadth":  -0.3,
+			"tickets_30d":      0.5,
+			"downgrades":       0.8,
+			"nps":              -0.08,
+		},
+	}
+}

@@ -1,0 +1,160 @@
+package models
+
+import (
+	"math"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Tier is the bucket reps act on.
+type Tier string
+
+// Tiers.
+const (
+	Hot  Tier = "hot"
+	Warm Tier = "warm"
+	Cold Tier = "cold"
+)
+
+// Tiers holds the score thresholds of the tiers (0–100).
+type Tiers struct {
+	Hot  uint8 `json:"hot"`  // score ≥ Hot is hot; default 80
+	Warm uint8 `json:"warm"` // score ≥ Warm is warm; default 50
+}
+
+func (t Tiers) withDefaults() Tiers {
+	if t.Hot == 0 {
+		t.Hot = 80
+	}
+	if t.Warm == 0 {
+		t.Warm = 50
+	}
+	return t
+}
+
+// Of returns the tier of a score.
+func (t Tiers) Of(score uint8) Tier {
+	switch {
+	case score >= t.Hot:
+		return Hot
+	case score >= t.Warm:
+		return Warm
+	}
+	return Cold
+}
+
+// MaxReasons is the number of positive and of negative reasons a Score
+// carries.
+const MaxReasons = 3
+
+// MaxEvidence is the number of event ids a Reason cites.
+const MaxEvidence = 2
+
+// Reason is one feature's contribution to a score.
+type Reason struct {
+	Feature      string  // feature name, e.g. "pricing_views_7d" or "origin"
+	Value        float64 // raw numeric value (numeric features)
+	Category     string  // the value of a categorical feature ("paid_search"); "" for numeric ones
+	Contribution float64 // log-odds added to the score's logit (positive raises it)
+	// Evidence holds the ids of the events behind the value (newest first);
+	// NEvidence of them are set.
+	Evidence  [MaxEvidence]string
+	NEvidence int
+}
+
+// Score is a model's answer for one vector. It is a plain value with fixed
+// arrays, so scoring does not allocate; its strings are shared with the
+// Vector and the model and never mutated.
+type Score struct {
+	Probability float64 // calibrated probability of the label
+	Score       uint8   // round(100·Probability)
+	Tier        Tier
+	Version     string  // model version that produced it
+	Confidence  float64 // weight of the learned model in the blend, 0–1
+	Rule        float64 // probability of the transparent cold-start rule
+	Learned     float64 // calibrated probability of the learned model alone
+	Logit       float64 // log-odds of Probability
+
+	Positive  [MaxReasons]Reason // strongest contributions raising the score, largest first
+	NPositive int
+	Negative  [MaxReasons]Reason // strongest contributions lowering it, most negative first
+	NNegative int
+}
+
+// Reasons returns the positive then the negative reasons (a view into s).
+func (s *Score) Reasons() ([]Reason, []Reason) {
+	return s.Positive[:s.NPositive], s.Negative[:s.NNegative]
+}
+
+// AppendReasonsJSON appends the reasons as the JSON stored in the reasons
+// column of crm.lead_scores / crm.churn_scores:
+//
+//	{"positive":[{"feature":"pricing_views_7d","value":3,"contribution":0.71,"evidence":["ev-9"]}],
+//	 "negative":[...],"rule":0.12,"learned":0.3,"confidence":0.9}
+func (s *Score) AppendReasonsJSON(dst []byte) []byte {
+	dst = append(dst, `{"positive":`...)
+	dst = appendReasons(dst, s.Positive[:s.NPositive])
+	dst = append(dst, `,"negative":`...)
+	dst = appendReasons(dst, s.Negative[:s.NNegative])
+	dst = append(dst, `,"rule":`...)
+	dst = appendFloat(dst, s.Rule)
+	dst = append(dst, `,"learned":`...)
+	dst = appendFloat(dst, s.Learned)
+	dst = append(dst, `,"confidence":`...)
+	dst = appendFloat(dst, s.Confidence)
+	return append(dst, '}')
+}
+
+func appendReasons(dst []byte, rs []Reason) []byte {
+	dst = append(dst, '[')
+	for i := range rs {
+		r := &rs[i]
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"feature":`...)
+		dst = appendString(dst, r.Feature)
+		if r.Category != "" {
+			dst = append(dst, `,"category":`...)
+			dst = appendString(dst, r.Category)
+		} else {
+			dst = append(dst, `,"value":`...)
+			dst = appendFloat(dst, r.Value)
+		}
+		dst = append(dst, `,"contribution":`...)
+		dst = appendFloat(dst, r.Contribution)
+		dst = append(dst, `,"evidence":[`...)
+		for j := 0; j < r.NEvidence; j++ {
+			if j > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, r.Evidence[j])
+		}
+		dst = append(dst, "]}"...)
+	}
+	return append(dst, ']')
+}
+
+func appendFloat(dst []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(dst, '0')
+	}
+	return strconv.AppendFloat(dst, math.Round(f*1e4)/1e4, 'g', -1, 64)
+}
+
+// appendString appends s as a JSON string.
+func appendString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			dst = append(dst, '\\', byte(r))
+		case r < 0x20:
+			dst = append(dst, '\\', 'u', '0', '0', hex[r>>4], hex[r&15])
+		default:
+			dst = utf8.AppendRune(dst, r) // invalid bytes became U+FFFD
+		}
+	}
+	return append(dst, '"')
+}
