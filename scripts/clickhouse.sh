@@ -10,7 +10,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 data="${CRM_CLICKHOUSE_DATA:-$root/.data/clickhouse}"
 run="$root/.run"
-pidfile="$run/clickhouse.pid"
+pidfile="${CRM_CLICKHOUSE_PIDFILE:-$run/clickhouse.pid}"
 http_port="${CRM_CLICKHOUSE_HTTP_PORT:-8123}"
 tcp_port="${CRM_CLICKHOUSE_TCP_PORT:-9000}"
 
