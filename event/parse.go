@@ -82,7 +82,7 @@ func Parse(b []byte) (Event, error) {
 // crm.events topic): it checks the structure but does not normalize again,
 // and accepts the pipeline's internal types (Erased).
 func Decode(b []byte) (Event, error) {
-	e, err := decode(b, true)
+	e, err := decodeCanonical(b)
 	if err != nil {
 		return Event{}, err
 	}
