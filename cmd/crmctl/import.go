@@ -24,9 +24,9 @@ func init() {
 func runImport(ctx context.Context, args []string) error {
 	var (
 		olist, collector, token, topic, rejectsPath string
-		batch                                      int
-		dryRun, ensure                             bool
-		kcfg                                       kafka.Config
+		batch                                       int
+		dryRun, ensure                              bool
+		kcfg                                        kafka.Config
 	)
 	f := cli.New("crmctl import",
 		"load history through the same validation as the collector: NDJSON files of canonical events (.ndjson, .jsonl; - for stdin), "+
