@@ -45,11 +45,12 @@ type Config struct {
 	// AccountQuiet is how long a paying account may go without login or
 	// feature use before it counts as inactive. Default 7 days.
 	AccountQuiet time.Duration
-	// LeadQuiet is how long an engaged lead may go without any activity of
-	// its own before it counts as inactive. Default 14 days.
+	// LeadQuiet is how long an engaged lead may go without activity
+	// (IsLeadActivity) before it counts as inactive. Default 14 days.
 	LeadQuiet time.Duration
-	// EngagedEvents is how many lead-initiated events make a lead "engaged"
-	// (eligible for inactivity). Default 3.
+	// EngagedEvents is how many engagement events (IsLeadEngagement) make a
+	// lead "engaged", eligible for inactivity. Default 1, as the alert
+	// detector has it.
 	EngagedEvents int
 	// RiskGrid is the spacing of the churn-risk ground-truth rows (the true
 	// probability of cancelling within 30 days, per paying account). Default
@@ -85,7 +86,7 @@ func DefaultConfig() Config {
 		DefaultFlowTimeout: 30 * time.Minute,
 		AccountQuiet:       7 * 24 * time.Hour,
 		LeadQuiet:          14 * 24 * time.Hour,
-		EngagedEvents:      3,
+		EngagedEvents:      1,
 		RiskGrid:           24 * time.Hour,
 		MaxLateness:        10 * time.Minute,
 	}

@@ -44,8 +44,9 @@
 // cancellation probability on a daily grid (ChurnRisk); every flow episode
 // with its timeout and whether it was abandoned (Abandonment); every quiet
 // stretch long enough to alert on — a paying account without login or
-// feature use for AccountQuiet, an engaged (EngagedEvents lead-initiated
-// events), unconverted lead without activity of its own for LeadQuiet — with
+// feature use for AccountQuiet, an engaged (IsLeadEngagement), unconverted
+// lead without any activity (IsLeadActivity) for LeadQuiet, the alert
+// detector's rules — with
 // the time the condition became true (Inactivity). The truth is computed from
 // the very events emitted, and tests recompute it from the events alone.
 // TruthSet keeps it in memory; TruthWriter writes NDJSON files (LeadsFile …)

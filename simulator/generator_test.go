@@ -251,7 +251,7 @@ func TestInactivityTruth(t *testing.T) {
 			s.kind == InactiveLead && IsLeadActivity(e.Type) && s.eligible:
 			check(s, e.OccurredAt)
 			s.last, s.reported = e.OccurredAt, false
-		case s.kind == InactiveLead && IsLeadActivity(e.Type):
+		case s.kind == InactiveLead && IsLeadEngagement(e.Type):
 			s.engaged++
 			if s.engaged >= cfg.EngagedEvents {
 				s.eligible, s.last = true, e.OccurredAt

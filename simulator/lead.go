@@ -506,15 +506,15 @@ func (l *lead) observe(e *event.Event) {
 		l.quiet.disarm(e.OccurredAt, out)
 		return
 	}
-	if !IsLeadActivity(e.Type) {
-		return
+	if IsLeadEngagement(e.Type) && !l.quiet.eligible {
+		l.engaged++
+		if l.engaged >= l.w.cfg.EngagedEvents {
+			l.quiet.arm(e.OccurredAt)
+			return
+		}
 	}
-	l.engaged++
-	switch {
-	case l.quiet.eligible:
+	if IsLeadActivity(e.Type) && l.quiet.eligible {
 		l.quiet.activity(e.OccurredAt, out)
-	case l.engaged >= l.w.cfg.EngagedEvents:
-		l.quiet.arm(e.OccurredAt)
 	}
 }
 

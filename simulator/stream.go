@@ -75,18 +75,22 @@ func (s *Stream) Next(rec *Record) bool {
 		t := e.OccurredAt
 		r := Record{Key: e.Key(), Time: t, At: t, Kind: KindEvent}
 		r.Value = s.encode(e)
-		if s.cfg.DuplicateRate > 0 && s.r.bernoulli(s.cfg.DuplicateRate) {
-			d := r
-			d.Kind = KindDuplicate
-			d.At = t.Add(s.r.dur(0, time.Minute))
-			s.pushDelayed(d)
-		}
 		if s.cfg.MalformedRate > 0 && s.r.bernoulli(s.cfg.MalformedRate) {
 			s.pushDelayed(s.malformed(e))
 		}
-		if s.cfg.OutOfOrderRate > 0 && s.r.bernoulli(s.cfg.OutOfOrderRate) {
+		late := s.cfg.OutOfOrderRate > 0 && s.r.bernoulli(s.cfg.OutOfOrderRate)
+		if late {
 			r.Kind = KindLate
 			r.At = t.Add(s.r.dur(time.Second, s.cfg.MaxLateness))
+		}
+		if s.cfg.DuplicateRate > 0 && s.r.bernoulli(s.cfg.DuplicateRate) {
+			// A retry: after the original, however late that was.
+			d := r
+			d.Kind = KindDuplicate
+			d.At = r.At.Add(s.r.dur(time.Millisecond, time.Minute))
+			s.pushDelayed(d)
+		}
+		if late {
 			s.pushDelayed(r)
 			continue
 		}

@@ -112,14 +112,25 @@ func newLandingPages(r rng) []landingPage {
 	return lps
 }
 
-// IsLeadActivity reports whether t is activity of the lead itself (what
-// keeps an engaged lead from counting as quiet). Outbound touches (e-mail
-// sent, calls, CRM updates) are not.
+// IsLeadActivity reports whether t counts as a sign of life of a lead
+// (what keeps an engaged lead from counting as quiet): any lead event but
+// outbound e-mail, bounces and CRM enrichment. These are the alert
+// detector's rules (alerts.Config defaults).
 func IsLeadActivity(t event.Type) bool {
 	switch t {
-	case event.PageView, event.EmailOpen, event.EmailClick, event.AdClick, event.FormSubmit,
-		event.ContentDownload, event.WebinarAttended, event.DemoRequested,
-		event.FlowStarted, event.FlowStep, event.FlowCompleted, event.MeetingHeld:
+	case event.EmailSent, event.EmailBounce, event.LeadUpdated:
+		return false
+	}
+	return true
+}
+
+// IsLeadEngagement reports whether t makes a lead "engaged": eligible for
+// inactivity once it has Config.EngagedEvents of them.
+func IsLeadEngagement(t event.Type) bool {
+	switch t {
+	case event.FormSubmit, event.DemoRequested, event.ContentDownload, event.WebinarAttended,
+		event.EmailClick, event.FlowStarted, event.FlowCompleted, event.LeadQualified,
+		event.MeetingScheduled, event.MeetingHeld:
 		return true
 	}
 	return false
