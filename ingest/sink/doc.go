@@ -38,6 +38,10 @@
 // HMAC-SHA256(PIIKey, value) (hex, 32 characters) before they reach
 // ClickHouse: rows of one person still join, the values cannot be read back.
 //
+// Erasure tombstones (event.Erased, written by crmctl erase) are not stored:
+// they exist for stateful consumers, and the erase command deletes the
+// subject's rows itself.
+//
 // # Poison records
 //
 // A record that does not decode as a canonical event (someone else wrote to

@@ -259,9 +259,14 @@ func (s *Sink) add(recs []*kgo.Record) {
 	}
 	for _, r := range recs {
 		e, err := event.Decode(r.Value)
-		if err != nil {
+		switch {
+		case err != nil:
 			s.dead = append(s.dead, dlq.New(r, "sink: "+err.Error(), now, s.cfg.DLQ))
-		} else {
+		case e.Type == event.Erased:
+			// An erasure tombstone is for stateful consumers; crmctl erase
+			// deletes the subject's rows itself. Storing it would count as
+			// an event.
+		default:
 			s.rows = append(s.rows, s.toRow(r.Partition, &e))
 		}
 		s.offsets[r.Partition] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
