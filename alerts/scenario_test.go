@@ -24,7 +24,7 @@ import (
 //	advance T                          the newest time seen becomes T (timers fire)
 //	idle   T                           a Live partition idle until wall clock T (watermark = T - lateness)
 //	restart                            snapshot every key, rebuild the engine from the snapshot
-//	expect STATUS KIND KEY [k=v ...]   the next alert produced has these fields (reason~=a_b: reason contains "a b")
+//	expect STATUS KIND KEY [k=v ...]   the next alert of KEY has these status, kind and fields (reason~=a_b: reason contains "a b")
 //	expect none                        no alert produced since the last expect
 //	expect late ID                     event ID was beyond the lateness
 //
@@ -313,11 +313,21 @@ func (h *harness) expect(args []string) {
 	if len(h.queue) == 0 {
 		t.Fatalf("line %d: expected %v, got no alert", h.line, args)
 	}
-	a := h.queue[0]
-	h.queue = h.queue[1:]
-	if string(a.Status) != args[0] || string(a.Kind) != args[1] || a.Key() != args[2] {
-		t.Fatalf("line %d: expected %s %s %s, got %s", h.line, args[0], args[1], args[2], describe([]Alert{a}))
+	// The first queued alert of that key, kind and status: alerts of one
+	// key keep their order, alerts of different keys due together need not.
+	i := slices.IndexFunc(h.queue, func(a Alert) bool {
+		return string(a.Status) == args[0] && string(a.Kind) == args[1] && a.Key() == args[2]
+	})
+	if i < 0 {
+		t.Fatalf("line %d: expected %s %s %s, got %s", h.line, args[0], args[1], args[2], describe(h.queue))
 	}
+	a := h.queue[i]
+	for _, b := range h.queue[:i] {
+		if b.Key() == a.Key() {
+			t.Fatalf("line %d: expected %s %s %s, got first %s", h.line, args[0], args[1], args[2], describe([]Alert{b}))
+		}
+	}
+	h.queue = slices.Delete(h.queue, i, i+1)
 	for _, kv := range args[3:] {
 		k, want, _ := strings.Cut(kv, "=")
 		var got string
