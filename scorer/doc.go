@@ -1,0 +1,41 @@
+// Package scorer turns the canonical event stream into lead scores, churn
+// scores, alerts and late-event records, with per-key state that survives
+// restarts and rebalances.
+//
+// # Workers
+//
+// A Worker owns one input partition: its windows.Engine (watermark, timers,
+// per-key State) and the rows it produced since the last flush. It needs no
+// Kafka — tests and the eval harness drive it with Process, Advance and
+// AdvanceTo, and Flush hands its rows to a Sink (MemorySink in tests,
+// CHSink for ClickHouse). Per key it keeps the rule-based lead and churn
+// state, the alert detector's state, the input offset of the newest record
+// applied, and a small ring of recent event-id hashes, so a duplicated event
+// (a client retry, a relay replay) counts once.
+//
+// # Scores
+//
+// Until learned models are plugged in, scores come from transparent rules
+// (RulesVersion): a lead's fit (title seniority, company e-mail, company,
+// phone, size; up to 40 points) plus engagement (weighted events decaying with
+// a 7-day half-life; up to 60 points); 100 once converted. Tiers: hot ≥ 80,
+// warm ≥ 50, cold. An account's churn risk rises with an activity drop,
+// inactivity, open tickets, a detractor NPS and a downgrade; 100 once
+// cancelled. Every score carries its reasons (JSON, the shape of
+// models.Score.AppendReasonsJSON, contributions in points). A timer re-scores
+// a key a day after its newest activity (and daily while warm), so a fading
+// lead leaves the hot list without a new event.
+//
+// # Delivery guarantees
+//
+// The runtime (Service) processes a partition in one goroutine and, every
+// FlushInterval or FlushRows: writes the rows to ClickHouse (idempotent: every
+// table is keyed by the event it reflects), then writes the changed keys and a
+// partition record holding the next input offset to the compacted changelog
+// topic, then commits that offset. A crash loses nothing: on assignment the
+// partition's state is read back from the changelog and consumption resumes
+// at the checkpoint's offset; records a key's restored state already
+// reflects are skipped per key (State.Offset), others are re-applied and
+// their rows rewritten onto the same keys. Results after a restart or a
+// rebalance equal those of a run without one.
+package scorer

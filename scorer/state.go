@@ -1,0 +1,166 @@
+package scorer
+
+import (
+	"fmt"
+
+	"github.com/crmstream/crmstream/alerts"
+	"github.com/crmstream/crmstream/windows"
+)
+
+// Timer kinds of a key (windows.MaxTimers = 7 in all). The scorer owns the
+// assignment so that the parts sharing a key's state never collide.
+const (
+	TimerAlerts  windows.TimerKind = 0 // alerts.Windowed
+	TimerRescore windows.TimerKind = 1 // daily re-score of a fading lead / quiet account
+	// TimerFeatures is the first kind left to features/ and models/ (2–6).
+	TimerFeatures windows.TimerKind = 2
+)
+
+// Key kinds.
+const (
+	kindLead    = 1
+	kindAccount = 2
+)
+
+// State is everything the scorer keeps per key (lead, else account). It is
+// owned by the partition's worker goroutine.
+type State struct {
+	// Offset is 1 + the input offset of the newest record applied to this
+	// key. After a restore, records the key already reflects are skipped,
+	// so a replay from an older checkpoint applies each record once.
+	Offset int64
+	// Seen holds hashes of the key's latest event ids: an event id seen
+	// again (a client retry, a relay replay) is counted once.
+	Seen     [8]uint32
+	SeenNext uint8
+	Kind     uint8
+	Updates  uint32      // rows emitted for the key: lead_current version
+	VerAt    windows.Sec // newest event or re-score time: lead_current version
+	Newest   windows.Sec // newest event time
+
+	AccountID, OwnerID string
+
+	Lead    LeadRules
+	Account AccountRules
+	Alerts  alerts.State
+}
+
+// seen reports whether id was seen recently, and records it.
+func (s *State) seen(id string) bool {
+	h := uint32(windows.HashString(id))
+	if h == 0 {
+		h = 1 // 0 marks an empty slot
+	}
+	for _, x := range s.Seen {
+		if x == h {
+			return true
+		}
+	}
+	s.Seen[s.SeenNext%uint8(len(s.Seen))] = h
+	s.SeenNext = (s.SeenNext + 1) % uint8(len(s.Seen))
+	return false
+}
+
+func (s *State) version() uint64 { return uint64(s.VerAt)<<20 | uint64(s.Updates&0xfffff) }
+
+const stateVersion = 1
+
+// stateCodec encodes State for the changelog (see windows.Codec).
+type stateCodec struct{}
+
+func (stateCodec) Encode(e *windows.Enc, s *State) {
+	e.U8(stateVersion)
+	e.Uvarint(uint64(s.Offset))
+	for _, h := range s.Seen {
+		e.U32(h)
+	}
+	e.U8(s.SeenNext)
+	e.U8(s.Kind)
+	e.Uvarint(uint64(s.Updates))
+	e.Sec(s.VerAt)
+	e.Sec(s.Newest)
+	e.String(s.AccountID)
+	e.String(s.OwnerID)
+
+	l := &s.Lead
+	e.F32(l.Eng)
+	e.Sec(l.EngAt)
+	l.Days.Encode(e)
+	l.Sess.Encode(e)
+	l.Pages.Encode(e)
+	e.Sec(l.DemoAt)
+	e.Sec(l.MeetingAt)
+	e.Sec(l.PricingAt)
+	e.B = append(e.B, l.Fit[:]...)
+	e.U8(b2u(l.Converted) | b2u(l.Unsub)<<1)
+
+	a := &s.Account
+	a.Active.Encode(e)
+	e.U16(uint16(a.Tickets))
+	a.NPS.Encode(e)
+	a.MRR.Encode(e)
+	e.Sec(a.DowngradeAt)
+	e.Sec(a.SeatsCutAt)
+	e.Sec(a.PaidAt)
+	e.U8(b2u(a.Churned))
+	e.String(a.Plan)
+
+	alerts.Codec{}.Encode(e, &s.Alerts)
+}
+
+func (stateCodec) Decode(d *windows.Dec, s *State) error {
+	if v := d.U8(); d.Err() == nil && v != stateVersion {
+		return fmt.Errorf("%w: scorer state version %d", windows.ErrCorrupt, v)
+	}
+	s.Offset = int64(d.Uvarint())
+	for i := range s.Seen {
+		s.Seen[i] = d.U32()
+	}
+	s.SeenNext = d.U8() % uint8(len(s.Seen))
+	s.Kind = d.U8()
+	s.Updates = uint32(d.Uvarint())
+	s.VerAt = d.Sec()
+	s.Newest = d.Sec()
+	s.AccountID = d.String()
+	s.OwnerID = d.String()
+
+	l := &s.Lead
+	l.Eng = d.F32()
+	l.EngAt = d.Sec()
+	l.Days.Decode(d)
+	l.Sess.Decode(d)
+	l.Pages.Decode(d)
+	l.DemoAt = d.Sec()
+	l.MeetingAt = d.Sec()
+	l.PricingAt = d.Sec()
+	for i := range l.Fit {
+		l.Fit[i] = d.U8()
+	}
+	f := d.U8()
+	l.Converted, l.Unsub = f&1 != 0, f&2 != 0
+
+	a := &s.Account
+	a.Active.Decode(d)
+	a.Tickets = int16(d.U16())
+	a.NPS.Decode(d)
+	a.MRR.Decode(d)
+	a.DowngradeAt = d.Sec()
+	a.SeatsCutAt = d.Sec()
+	a.PaidAt = d.Sec()
+	a.Churned = d.U8() != 0
+	a.Plan = d.String()
+	if err := d.Err(); err != nil {
+		return err
+	}
+	if err := (alerts.Codec{}).Decode(d, &s.Alerts); err != nil {
+		return fmt.Errorf("alerts state: %w", err)
+	}
+	return d.Err()
+}
+
+func b2u(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
