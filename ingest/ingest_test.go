@@ -204,3 +204,39 @@ func TestEndToEnd(t *testing.T) {
 	}
 	t.Logf("rows before merge %d, FINAL 60", p.count("SELECT count() FROM DB.events"))
 }
+
+// waitMetric waits until the counter name on /metrics reaches want.
+func (p *pipeline) waitMetric(name string, want float64) {
+	p.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		v := p.metric(name)
+		if v >= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s = %v, want %v", name, v, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (p *pipeline) metric(name string) float64 {
+	p.t.Helper()
+	resp, err := http.Get(p.base + "/metrics")
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	sum := 0.0
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, name); ok && (strings.HasPrefix(rest, " ") || strings.HasPrefix(rest, "{")) {
+			var v float64
+			if _, err := fmt.Sscanf(rest[strings.LastIndexByte(rest, ' ')+1:], "%g", &v); err == nil {
+				sum += v
+			}
+		}
+	}
+	return sum
+}
