@@ -1,0 +1,60 @@
+package scorer
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/crmstream/crmstream/event"
+	"github.com/crmstream/crmstream/internal/chtest"
+	"github.com/crmstream/crmstream/windows"
+)
+
+// TestCHSinkIdempotent writes a worker's batch to a fresh ClickHouse
+// database twice (a retry after a crash) and reads every table back: each
+// row once, lead_current holding the newest score.
+func TestCHSinkIdempotent(t *testing.T) {
+	store := chtest.New(t)
+	ctx := context.Background()
+	w := NewWorker(WorkerConfig{Windows: windows.Config{Mode: windows.Backfill}, Now: fixedNow, Features: true})
+	w.Process(0, ev("e1", event.PageView, "L1", 0))
+	w.Process(1, ev("e2", event.DemoRequested, "L1", time.Minute))
+	w.Process(2, ev("e3", event.PageView, "L2", 10*time.Minute))
+	w.Process(3, ev("e0", event.PageView, "L1", -10*time.Minute)) // beyond the lateness
+	w.Process(4, &event.Event{ID: "a1", Type: event.Login, AccountID: "A1", OccurredAt: base.Add(11 * time.Minute)})
+	sink := &CHSink{Conn: store.Conn, DB: store.DB, Metrics: NewMetrics(nil)}
+	b := w.out
+	for range 2 {
+		if err := sink.Write(ctx, &b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(q string) uint64 {
+		t.Helper()
+		var n uint64
+		if err := store.Conn.QueryRow(ctx, q).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return n
+	}
+	for q, want := range map[string]uint64{
+		"SELECT count() FROM " + store.DB + ".lead_scores FINAL":     3,
+		"SELECT count() FROM " + store.DB + ".lead_current FINAL":    2,
+		"SELECT count() FROM " + store.DB + ".churn_scores FINAL":    1,
+		"SELECT count() FROM " + store.DB + ".account_current FINAL": 1,
+		"SELECT count() FROM " + store.DB + ".late_events FINAL":     1,
+		"SELECT count() FROM " + store.DB + ".features FINAL":        3,
+	} {
+		if got := count(q); got != want {
+			t.Errorf("%s = %d, want %d", q, got, want)
+		}
+	}
+	var score uint8
+	var tier, reasons string
+	if err := store.Conn.QueryRow(ctx, "SELECT score, tier, reasons FROM "+store.DB+".lead_current FINAL WHERE lead_id = 'L1'").Scan(&score, &tier, &reasons); err != nil {
+		t.Fatal(err)
+	}
+	if want := b.Leads[1]; score != want.Score || tier != want.Tier || reasons != want.Reasons {
+		t.Errorf("lead_current L1 = %d %s %s, want the demo-request row %d %s", score, tier, reasons, want.Score, want.Tier)
+	}
+}
