@@ -1,0 +1,423 @@
+// Command dashboard is the dashboard API's load benchmark: it loads N events
+// (with scores, accounts and alerts) into a fresh ClickHouse database, runs
+// dashboard-api's server in process, and drives the funnel and hot-leads
+// endpoints with 1, 100 and 1,000 concurrent clients (each with its own
+// token), then measures SSE fan-out of one alert to many stream clients.
+//
+//	go run ./bench/dashboard -events 10000000 -keep          # load, run, keep the database
+//	go run ./bench/dashboard -db crm_bench_ab12cd -clients 1,100,1000
+//
+// Clients and server share the machine, so the figures include the load
+// generator's own cost. Results are printed and written as JSON under
+// bench/results/ (not committed).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/crmstream/crmstream/dashboard"
+	"github.com/crmstream/crmstream/dashboard/auth"
+	"github.com/crmstream/crmstream/dashboard/dashtest"
+	"github.com/crmstream/crmstream/dashboard/reports"
+	"github.com/crmstream/crmstream/internal/chstore"
+	"github.com/crmstream/crmstream/internal/service"
+)
+
+type config struct {
+	addr       string
+	events     int
+	db         string
+	keep       bool
+	loadOnly   bool
+	clients    []int
+	duration   time.Duration
+	pool       int
+	cacheTTL   time.Duration
+	sseClients int
+	out        string
+}
+
+func main() {
+	var c config
+	var clients string
+	flag.StringVar(&c.addr, "clickhouse-addr", "127.0.0.1:9000", "ClickHouse native address")
+	flag.IntVar(&c.events, "events", 10_000_000, "events to load into a fresh database (ignored with -db)")
+	flag.StringVar(&c.db, "db", "", "use this already-loaded database instead of loading")
+	flag.BoolVar(&c.keep, "keep", false, "keep the loaded database (print its name) for later runs")
+	flag.BoolVar(&c.loadOnly, "load-only", false, "load and exit (implies -keep)")
+	flag.StringVar(&clients, "clients", "1,100,1000", "concurrency levels")
+	flag.DurationVar(&c.duration, "duration", 15*time.Second, "measurement time per level and endpoint")
+	flag.IntVar(&c.pool, "pool", 16, "ClickHouse connection pool size (and queries in flight)")
+	flag.DurationVar(&c.cacheTTL, "cache-ttl", 2*time.Second, "dashboard response cache TTL")
+	flag.IntVar(&c.sseClients, "sse-clients", 1000, "SSE clients for the fan-out test; 0 skips it")
+	flag.StringVar(&c.out, "out", "bench/results", "directory for the JSON results")
+	flag.Parse()
+	for _, s := range strings.Split(clients, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			fmt.Fprintln(os.Stderr, "bad -clients:", s)
+			os.Exit(2)
+		}
+		c.clients = append(c.clients, n)
+	}
+	if err := run(c); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	Name        string  `json:"name"`
+	Clients     int     `json:"clients"`
+	Requests    int     `json:"requests"`
+	Errors      int     `json:"errors"`
+	RPS         float64 `json:"rps"`
+	P50ms       float64 `json:"p50_ms"`
+	P90ms       float64 `json:"p90_ms"`
+	P99ms       float64 `json:"p99_ms"`
+	Maxms       float64 `json:"max_ms"`
+	ColdQueryMs float64 `json:"cold_query_ms,omitempty"`
+}
+
+func run(c config) error {
+	ctx := context.Background()
+	report := map[string]any{"started": time.Now().UTC(), "config": fmt.Sprintf("%+v", c)}
+	var store *chstore.Store
+	if c.db == "" {
+		var drop func() error
+		var err error
+		store, drop, err = dashtest.Create(ctx, c.addr, "crm_bench", c.pool)
+		if err != nil {
+			return err
+		}
+		if c.keep || c.loadOnly {
+			fmt.Println("database:", store.DB, "(kept)")
+		} else {
+			defer drop()
+		}
+		start := time.Now()
+		last := time.Now()
+		sum, err := dashtest.Seed(ctx, store.Conn, store.DB, dashtest.Options{Events: c.events, Owners: 20, Seed: 42, BatchSize: 200_000,
+			Progress: func(n int) {
+				if time.Since(last) > 10*time.Second {
+					last = time.Now()
+					fmt.Printf("  loaded %d events (%.0f/s)\n", n, float64(n)/time.Since(start).Seconds())
+				}
+			}})
+		if err != nil {
+			return err
+		}
+		el := time.Since(start)
+		fmt.Printf("loaded %d events, %d leads, %d scores, %d accounts in %s (%.0f events/s)\n", sum.Events, sum.Leads, sum.Scores, sum.Accounts, el.Round(time.Millisecond), float64(sum.Events)/el.Seconds())
+		report["load"] = map[string]any{"events": sum.Events, "leads": sum.Leads, "scores": sum.Scores, "seconds": el.Seconds()}
+		if c.loadOnly {
+			return nil
+		}
+	} else {
+		var err error
+		store, err = chstore.Open(ctx, chstore.Config{Addr: []string{c.addr}, Database: c.db, MaxOpenConns: c.pool}, nil)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+	}
+	var n uint64
+	if err := store.Conn.QueryRow(ctx, "SELECT count() FROM "+store.DB+".events").Scan(&n); err != nil {
+		return err
+	}
+	fmt.Printf("database %s: %d events\n", store.DB, n)
+	report["events_in_db"] = n
+
+	reg := service.NewRegistry()
+	observe, err := dashboard.AcquireObserver(reg)
+	if err != nil {
+		return err
+	}
+	reader, err := reports.New(reports.Config{Conn: store.Conn, Database: store.DB, MaxConcurrent: c.pool, ObserveAcquire: observe})
+	if err != nil {
+		return err
+	}
+	secret := []byte(auth.DevSecret)
+	v, _ := auth.NewVerifier(auth.Config{Secret: secret})
+	srv, err := dashboard.New(dashboard.Config{Reader: reader, Verifier: v, CacheTTL: c.cacheTTL, RateLimit: -1, Registerer: reg, Gatherer: reg,
+		AuditQueue: 100_000, AuditBatch: 10_000, SSEBuffer: 16})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(sctx, ln) }()
+	defer func() { stop(); <-done }()
+	base := "http://" + ln.Addr().String()
+
+	// Uncached query cost: what a cache miss costs.
+	now := time.Now().UTC()
+	to := now.Truncate(time.Minute).Add(time.Minute)
+	cold := map[string]float64{}
+	for name, q := range map[string]func() error{
+		"funnel 24h by hour": func() error {
+			_, err := reader.Funnel(ctx, reports.FunnelRequest{From: to.Add(-24 * time.Hour), To: to, Bucket: reports.Hour, Stages: reports.DefaultStages()})
+			return err
+		},
+		"funnel 7d by day, by source": func() error {
+			_, err := reader.Funnel(ctx, reports.FunnelRequest{From: to.Add(-7 * 24 * time.Hour), To: to, Bucket: reports.Day, GroupBy: reports.BySource, Stages: reports.DefaultStages()})
+			return err
+		},
+		"hot leads top 25": func() error {
+			_, err := reader.HotLeads(ctx, reports.HotLeadsRequest{Limit: 25})
+			return err
+		},
+	} {
+		var ds []time.Duration
+		for range 3 {
+			s := time.Now()
+			if err := q(); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			ds = append(ds, time.Since(s))
+		}
+		slices.Sort(ds)
+		cold[name] = ms(ds[1])
+		fmt.Printf("uncached %-28s median of 3: %.1f ms\n", name, ms(ds[1]))
+	}
+	report["uncached_ms"] = cold
+
+	tokens := make([]string, slices.Max(c.clients))
+	for i := range tokens {
+		tokens[i], _ = auth.Issue(secret, fmt.Sprintf("bench-%d", i), auth.Leader, 2*time.Hour, time.Now())
+	}
+	var results []result
+	for _, ep := range []struct{ name, path string }{
+		{"funnel", "/api/v1/funnel?bucket=hour"},
+		{"leads/hot", "/api/v1/leads/hot?limit=25"},
+	} {
+		for _, n := range c.clients {
+			r := load(base, ep.path, tokens[:n], c.duration)
+			r.Name = ep.name
+			results = append(results, r)
+			fmt.Printf("%-10s clients=%-5d requests=%-8d errors=%-4d rps=%-8.0f p50=%.2fms p90=%.2fms p99=%.2fms max=%.1fms\n",
+				r.Name, r.Clients, r.Requests, r.Errors, r.RPS, r.P50ms, r.P90ms, r.P99ms, r.Maxms)
+		}
+	}
+	report["http"] = results
+	report["clickhouse_acquire"] = acquireStats(reg)
+	fmt.Printf("clickhouse pool acquisition: %+v\n", report["clickhouse_acquire"])
+
+	if c.sseClients > 0 {
+		fan, err := fanout(base, store.Conn, store.DB, tokens[0], c.sseClients)
+		if err != nil {
+			return err
+		}
+		report["sse_fanout"] = fan
+		fmt.Printf("sse fan-out: %+v\n", fan)
+	}
+	if err := os.MkdirAll(c.out, 0o755); err == nil {
+		b, _ := json.MarshalIndent(report, "", "  ")
+		p := filepath.Join(c.out, "dashboard-"+time.Now().UTC().Format("20060102T150405")+".json")
+		if err := os.WriteFile(p, b, 0o644); err == nil {
+			fmt.Println("results:", p)
+		}
+	}
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// load runs one closed-loop client per token for d and returns the latency
+// distribution. The first request (which may fill the cache) is a warm-up.
+func load(base, path string, tokens []string, d time.Duration) result {
+	tr := &http.Transport{MaxIdleConns: len(tokens) + 10, MaxIdleConnsPerHost: len(tokens) + 10, IdleConnTimeout: time.Minute}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	get := func(tok string) error {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			return fmt.Errorf("status %d", res.StatusCode)
+		}
+		return nil
+	}
+	_ = get(tokens[0])
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		all   []time.Duration
+		errs  atomic.Int64
+		start = time.Now()
+		end   = start.Add(d)
+	)
+	for _, tok := range tokens {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = get(tok) // connection set-up outside the measurement
+			var mine []time.Duration
+			for time.Now().Before(end) {
+				s := time.Now()
+				if err := get(tok); err != nil {
+					errs.Add(1)
+					continue
+				}
+				mine = append(mine, time.Since(s))
+			}
+			mu.Lock()
+			all = append(all, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	slices.Sort(all)
+	q := func(p float64) float64 {
+		if len(all) == 0 {
+			return 0
+		}
+		return ms(all[min(len(all)-1, int(p*float64(len(all))))])
+	}
+	r := result{Clients: len(tokens), Requests: len(all), Errors: int(errs.Load()), RPS: float64(len(all)) / el.Seconds(), P50ms: q(0.5), P90ms: q(0.9), P99ms: q(0.99)}
+	if len(all) > 0 {
+		r.Maxms = ms(all[len(all)-1])
+	}
+	return r
+}
+
+func acquireStats(reg interface {
+	Gather() ([]*dto.MetricFamily, error)
+}) map[string]any {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return nil
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "crmstream_dashboard_clickhouse_acquire_seconds" || len(mf.Metric) == 0 {
+			continue
+		}
+		h := mf.Metric[0].GetHistogram()
+		out := map[string]any{"count": h.GetSampleCount()}
+		if h.GetSampleCount() > 0 {
+			out["mean_us"] = h.GetSampleSum() / float64(h.GetSampleCount()) * 1e6
+		}
+		for _, b := range h.Bucket {
+			out[fmt.Sprintf("le_%gus", b.GetUpperBound()*1e6)] = b.GetCumulativeCount()
+		}
+		return out
+	}
+	return nil
+}
+
+type fanResult struct {
+	Clients   int     `json:"clients"`
+	Connected int     `json:"connected"`
+	Received  int     `json:"received"`
+	P50ms     float64 `json:"p50_ms"`
+	P99ms     float64 `json:"p99_ms"`
+	Maxms     float64 `json:"max_ms"`
+	Note      string  `json:"note"`
+}
+
+// fanout opens n alert streams, inserts one alert into ClickHouse, and
+// measures when each client sees it (from the insert; includes the poll
+// interval of the server).
+func fanout(base string, conn driver.Conn, db, tok string, n int) (fanResult, error) {
+	tr := &http.Transport{MaxIdleConnsPerHost: n + 10, MaxConnsPerHost: 0}
+	client := &http.Client{Transport: tr}
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var (
+		connected sync.WaitGroup
+		received  sync.WaitGroup
+		mu        sync.Mutex
+		arrivals  []time.Time
+		ok        atomic.Int64
+	)
+	connected.Add(n)
+	received.Add(n)
+	for range n {
+		go func() {
+			defer received.Done()
+			req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/v1/alerts/stream", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			res, err := client.Do(req)
+			if err != nil || res.StatusCode != 200 {
+				connected.Done()
+				return
+			}
+			defer res.Body.Close()
+			ok.Add(1)
+			connected.Done()
+			buf := make([]byte, 4096)
+			var acc strings.Builder
+			for {
+				k, err := res.Body.Read(buf)
+				acc.Write(buf[:k])
+				if strings.Contains(acc.String(), "event: alert") {
+					mu.Lock()
+					arrivals = append(arrivals, time.Now())
+					mu.Unlock()
+					return
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	connected.Wait()
+	time.Sleep(500 * time.Millisecond)
+	sent := time.Now()
+	if err := dashtest.InsertAlerts(ctx, conn, db, dashtest.AlertRow{ID: fmt.Sprintf("bench-%d", sent.UnixNano()), Kind: "hot_lead", OwnerID: "rep-1", Status: "fired", FiredAt: sent.UTC(), Version: 1}); err != nil {
+		return fanResult{}, err
+	}
+	wait := make(chan struct{})
+	go func() { received.Wait(); close(wait) }()
+	select {
+	case <-wait:
+	case <-time.After(20 * time.Second):
+		cancel()
+		<-wait
+	}
+	var ds []time.Duration
+	mu.Lock()
+	for _, a := range arrivals {
+		ds = append(ds, a.Sub(sent))
+	}
+	mu.Unlock()
+	slices.Sort(ds)
+	r := fanResult{Clients: n, Connected: int(ok.Load()), Received: len(ds), Note: "latency from the ClickHouse insert to each client; includes up to one alert poll interval (1 s)"}
+	if len(ds) > 0 {
+		r.P50ms, r.P99ms, r.Maxms = ms(ds[len(ds)/2]), ms(ds[min(len(ds)-1, len(ds)*99/100)]), ms(ds[len(ds)-1])
+	}
+	if r.Received == 0 {
+		return r, errors.New("no client received the alert")
+	}
+	return r, nil
+}
