@@ -42,6 +42,7 @@ type numFeature struct {
 	name      string
 	def       int // index in defs, or −1 for a derived feature
 	derived   int // index in derived when def < 0
+	a, b      int // inputs of a derived feature (indexes in nums)
 	transform Transform
 	mask      uint32 // filters whose events are its evidence
 	help      string
@@ -211,7 +212,7 @@ func NewSet(name, entity string, filters []Filter, defs []Def, derived []Derived
 		}
 		seen[d.Name] = true
 		s.byNum[d.Name] = len(s.nums)
-		s.nums = append(s.nums, numFeature{name: d.Name, def: -1, derived: i, transform: d.Transform,
+		s.nums = append(s.nums, numFeature{name: d.Name, def: -1, derived: i, a: a, b: b, transform: d.Transform,
 			mask: s.nums[a].mask | s.nums[b].mask, help: d.Help})
 	}
 	if len(s.cats) > maxCats {

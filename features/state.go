@@ -25,12 +25,15 @@ import (
 type State struct {
 	set  *Set
 	head windows.Sec // latest event time applied; window buckets end here
-	buf  []byte
-	// strs packs, each as uvarint length + bytes: the id of the event that
-	// last set a categorical value, the categorical values in Set.CatNames
-	// order, then the recent event ids newest first. One string instead of
-	// a dozen saves their headers (16 B each) per key.
-	strs string
+	// buf holds the fixed layout (Set.StateBytes: rings, lifetime slots,
+	// evidence masks) followed by the packed strings, each as uvarint
+	// length + bytes: the id of the event that last set a categorical value,
+	// the categorical values in Set.CatNames order, then the recent event
+	// ids newest first. One allocation per key instead of a dozen strings
+	// saves their headers (16 B each). The string region is never written
+	// in place (Update builds a new buffer), so strings handed out by Vector
+	// stay valid.
+	buf []byte
 }
 
 // NewState returns an empty state for a key.
@@ -161,6 +164,12 @@ func (st *State) Update(ev *event.Event) {
 	st.pack(source, cats[:nc], recent[:])
 }
 
+// strs is the packed-string region of buf, as a string (no copy).
+func (st *State) strs() string {
+	b := st.buf[st.set.size:]
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
 func field(ev *event.Event, name string) string {
 	if len(name) > 0 && name[0] == '$' {
 		if f := columns[name]; f != nil {
@@ -250,7 +259,7 @@ func (st *State) Vector(now windows.Sec, dst *Vector) {
 
 // part returns packed string i ("" when absent).
 func (st *State) part(i int) string {
-	s := st.strs
+	s := st.strs()
 	for k := 0; len(s) > 0; k++ {
 		n, w := binary.Uvarint(unsafe.Slice(unsafe.StringData(s), len(s)))
 		if w <= 0 || uint64(len(s)-w) < n {
@@ -289,7 +298,8 @@ func (st *State) pack(source string, cats []string, recent []string) {
 	for _, r := range recent {
 		add(r)
 	}
-	b := make([]byte, 0, n)
+	b := make([]byte, st.set.size, st.set.size+n)
+	copy(b, st.buf[:st.set.size])
 	b = appendPart(b, source)
 	for _, c := range cats {
 		b = appendPart(b, c)
@@ -297,7 +307,7 @@ func (st *State) pack(source string, cats []string, recent []string) {
 	for _, r := range recent {
 		b = appendPart(b, r)
 	}
-	st.strs = unsafe.String(unsafe.SliceData(b), len(b))
+	st.buf = b
 }
 
 func appendPart(b []byte, s string) []byte {
@@ -314,10 +324,11 @@ func uvarintLen(n int) int {
 	return l
 }
 
-// Size returns the bytes the state holds: the struct, its buffer and its
-// packed strings. This is what "state per key" means in the package doc.
+// Size returns the bytes the state holds: the struct and its buffer
+// (fixed layout and packed strings). This is what "state per key" means in
+// the package doc; the allocator rounds the buffer up to its size class.
 func (st *State) Size() int {
-	return int(unsafe.Sizeof(*st)) + cap(st.buf) + len(st.strs)
+	return int(unsafe.Sizeof(*st)) + cap(st.buf)
 }
 
 // stateFormat versions the snapshot encoding.
@@ -329,9 +340,7 @@ func (st *State) AppendBinary(dst []byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(st.head))
 	dst = binary.AppendUvarint(dst, uint64(st.set.hashID))
 	dst = binary.AppendUvarint(dst, uint64(len(st.buf)))
-	dst = append(dst, st.buf...)
-	dst = binary.AppendUvarint(dst, uint64(len(st.strs)))
-	return append(dst, st.strs...)
+	return append(dst, st.buf...)
 }
 
 // RestoreState decodes a snapshot written by State.AppendBinary for this
@@ -351,28 +360,23 @@ func (s *Set) RestoreState(b []byte) (*State, error) {
 		return nil, fmt.Errorf("restore state: feature schema differs: %w", ErrCorrupt)
 	}
 	n, b, err := uvarint(b)
-	if err != nil || n != uint64(s.size) || uint64(len(b)) < n {
+	if err != nil || n < uint64(s.size) || uint64(len(b)) != n {
 		return nil, fmt.Errorf("restore state: buffer: %w", ErrCorrupt)
 	}
-	st := &State{set: s, head: windows.Sec(head), buf: append([]byte(nil), b[:n]...)}
-	b = b[n:]
-	if n, b, err = uvarint(b); err != nil || uint64(len(b)) != n {
-		return nil, fmt.Errorf("restore state: strings: %w", ErrCorrupt)
-	}
-	st.strs = string(b)
-	if st.strs == "" {
+	st := &State{set: s, head: windows.Sec(head), buf: append([]byte(nil), b...)}
+	rest := b[s.size:]
+	if len(rest) == 0 {
 		return st, nil // never matched an event
 	}
 	// the packed strings must hold exactly source, cats and recent ids
-	want, rest := 1+len(s.cats)+recentIDs, st.strs
-	for range want {
-		l, w := binary.Uvarint([]byte(rest[:min(len(rest), binary.MaxVarintLen64)]))
+	for range 1 + len(s.cats) + recentIDs {
+		l, w := binary.Uvarint(rest)
 		if w <= 0 || uint64(len(rest)-w) < l {
 			return nil, fmt.Errorf("restore state: packed strings: %w", ErrCorrupt)
 		}
 		rest = rest[w+int(l):]
 	}
-	if rest != "" {
+	if len(rest) != 0 {
 		return nil, fmt.Errorf("restore state: packed strings: %w", ErrCorrupt)
 	}
 	return st, nil

@@ -65,7 +65,7 @@ func (v *Vector) finalize() {
 		nf := &s.nums[i]
 		if nf.def < 0 {
 			d := &s.derived[nf.derived]
-			a, b := v.Num[s.byNum[d.A]], v.Num[s.byNum[d.B]]
+			a, b := v.Num[nf.a], v.Num[nf.b]
 			switch d.Op {
 			case Ratio:
 				sc := d.Scale
