@@ -1,0 +1,21 @@
+// Package deploy holds no code: it is the home of the deployment files and
+// of the test that checks them offline (no cluster, no Docker engine here).
+//
+//	k8s/base                kustomize base: Namespace, ConfigMap, and per service a
+//	                        Deployment (probes, resources, non-root), Service and
+//	                        PodDisruptionBudget
+//	k8s/components/keda     optional: scale the scorer by consumer lag (KEDA)
+//	prometheus/             scrape configuration and alert rules (docker-compose)
+//	grafana/                provisioned ClickHouse and Prometheus data sources, dashboard
+//	clickhouse/             cluster configuration example (remote_servers, macros, Keeper)
+//
+// The Dockerfile and docker-compose.yml live at the repository root.
+// deploy_test.go decodes every Kubernetes manifest strictly into the
+// k8s.io/api types (an unknown or misspelt field fails), checks the
+// invariants the services rely on (probes on /healthz and /readyz, ports,
+// resources, a Service and a PodDisruptionBudget per Deployment, secrets and
+// ConfigMaps that exist), that kustomizations name existing files, and that
+// the Grafana dashboard uses only provisioned data sources.
+// scripts/validate-deploy.sh runs it together with
+// `docker-compose config -q`.
+package deploy
