@@ -123,7 +123,6 @@ func genEvents(seed uint64, nLeads int, start time.Time) []event.Event {
 	return evs
 }
 
-
 // TestStreamingMatchesSQL checks that the streaming extractor and the
 // generated ClickHouse SQL compute the same features, for leads and
 // accounts, at many points in time, on a real server.

@@ -34,15 +34,19 @@ type Artifact struct {
 	FTRL      FTRL      `json:"ftrl"`
 	// Sparse weights: Index[i] has weight W[i]; for KindFTRL, Z and N give
 	// the learner's state instead.
-	Index       []uint32           `json:"index"`
-	W           []float64          `json:"w,omitempty"`
-	Z           []float64          `json:"z,omitempty"`
-	N           []float64          `json:"n,omitempty"`
-	CalibA      float64            `json:"calib_a"`
-	CalibB      float64            `json:"calib_b"`
-	Labels      uint64             `json:"labels"` // examples behind the weights (sets the blend confidence)
-	Metrics     map[string]float64 `json:"metrics,omitempty"`
-	Description string             `json:"description,omitempty"`
+	Index []uint32  `json:"index"`
+	W     []float64 `json:"w,omitempty"`
+	Z     []float64 `json:"z,omitempty"`
+	N     []float64 `json:"n,omitempty"`
+	// FakeNegatives: the weights estimate q = p/(1+p) (trained with every
+	// example also as a negative, see Config.FakeNegatives). Must match the
+	// model it is loaded into.
+	FakeNegatives bool               `json:"fake_negatives"`
+	CalibA        float64            `json:"calib_a"`
+	CalibB        float64            `json:"calib_b"`
+	Labels        uint64             `json:"labels"` // examples behind the weights (sets the blend confidence)
+	Metrics       map[string]float64 `json:"metrics,omitempty"`
+	Description   string             `json:"description,omitempty"`
 }
 
 // Marshal encodes the artifact.
@@ -103,7 +107,7 @@ func (m *Model) Artifact(version string) *Artifact {
 	}
 	a := &Artifact{Format: ArtifactFormat, Model: m.cfg.Name, Version: version, Kind: KindFTRL,
 		Features: m.set.Fingerprint(), Bits: m.cfg.Bits, CreatedAt: m.now().UTC(), FTRL: m.cfg.FTRL,
-		CalibA: m.ca, CalibB: m.cb, Labels: m.labels}
+		CalibA: m.ca, CalibB: m.cb, Labels: m.labels, FakeNegatives: m.cfg.FakeNegatives}
 	for i := range m.w.z {
 		if m.w.z[i] != 0 || m.w.n[i] != 0 {
 			a.Index = append(a.Index, uint32(i))
@@ -135,6 +139,9 @@ func (m *Model) Load(a *Artifact) error {
 	if a.Features != m.set.Fingerprint() || a.Bits != m.cfg.Bits {
 		return fmt.Errorf("load %s: features %s/%d bits, model has %s/%d: %w", a.Version, a.Features, a.Bits,
 			m.set.Fingerprint(), m.cfg.Bits, ErrIncompatible)
+	}
+	if a.FakeNegatives != m.cfg.FakeNegatives {
+		return fmt.Errorf("load %s: fake negatives %v, model %v: %w", a.Version, a.FakeNegatives, m.cfg.FakeNegatives, ErrIncompatible)
 	}
 	if a.Kind == KindTree {
 		return fmt.Errorf("load %s: kind %s is not servable: %w", a.Version, a.Kind, ErrIncompatible)
