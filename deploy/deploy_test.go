@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -517,4 +518,42 @@ func labelSelector(s *metav1.LabelSelector) (labels.Selector, error) {
 		return nil, fmt.Errorf("no selector")
 	}
 	return metav1.LabelSelectorAsSelector(s)
+}
+
+func TestClickHouseClusterExample(t *testing.T) {
+	raw, err := os.ReadFile("clickhouse/cluster.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Clusters struct {
+			Crm struct {
+				Shards []struct {
+					InternalReplication bool `xml:"internal_replication"`
+					Replicas            []struct {
+						Host string `xml:"host"`
+						Port int    `xml:"port"`
+					} `xml:"replica"`
+				} `xml:"shard"`
+			} `xml:"crm"`
+		} `xml:"remote_servers"`
+		Macros struct {
+			Shard   string `xml:"shard"`
+			Replica string `xml:"replica"`
+		} `xml:"macros"`
+	}
+	if err := xml.Unmarshal(raw, &cfg); err != nil {
+		t.Fatalf("cluster.xml: %v", err)
+	}
+	shards := cfg.Clusters.Crm.Shards
+	if len(shards) < 2 || cfg.Macros.Shard == "" || cfg.Macros.Replica == "" {
+		t.Fatalf("cluster.xml: %d shards, macros %+v", len(shards), cfg.Macros)
+	}
+	for i, s := range shards {
+		// Replicated tables replicate themselves; the Distributed table
+		// must write one replica per shard, not all of them.
+		if !s.InternalReplication || len(s.Replicas) < 2 {
+			t.Errorf("shard %d: internal_replication %v with %d replicas", i+1, s.InternalReplication, len(s.Replicas))
+		}
+	}
 }
