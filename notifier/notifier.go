@@ -1,0 +1,315 @@
+package notifier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sony/gobreaker/v2"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/crmstream/crmstream/alerts"
+	"github.com/crmstream/crmstream/internal/kafka"
+)
+
+// Config tunes a Notifier. DefaultConfig holds every default.
+type Config struct {
+	Topic    string // alerts to deliver; default crm.alerts
+	DLQTopic string // dead letters; default crm.alerts.dlq
+	Group    string // consumer group; default crmstream-notifier
+
+	MaxAttempts    int           // attempts per alert before dead-lettering; default 8
+	BackoffBase    time.Duration // wait after the first failure, doubled each time; default 500 ms
+	BackoffMax     time.Duration // cap of one wait; default 30 s
+	AttemptTimeout time.Duration // per HTTP attempt unless the endpoint sets one; default 10 s
+
+	BreakerFailures uint32        // consecutive failures that open an endpoint's breaker; default 5
+	BreakerOpen     time.Duration // how long it stays open before a trial request; default 30 s
+
+	DedupeSize int // alert ids remembered to suppress repeats; default 100 000
+	MaxPoll    int // records per poll; default 500
+}
+
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config {
+	return Config{
+		Topic: kafka.TopicAlerts, DLQTopic: kafka.TopicAlertsDLQ, Group: "crmstream-notifier",
+		MaxAttempts: 8, BackoffBase: 500 * time.Millisecond, BackoffMax: 30 * time.Second,
+		AttemptTimeout: 10 * time.Second, BreakerFailures: 5, BreakerOpen: 30 * time.Second,
+		DedupeSize: 100_000, MaxPoll: 500,
+	}
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Topic == "" || c.DLQTopic == "" || c.Group == "" {
+		errs = append(errs, errors.New("notifier: topic, dlq topic and group are required"))
+	}
+	if c.MaxAttempts < 1 {
+		errs = append(errs, fmt.Errorf("notifier: max attempts must be ≥ 1, got %d", c.MaxAttempts))
+	}
+	if c.BackoffBase <= 0 || c.BackoffMax < c.BackoffBase {
+		errs = append(errs, fmt.Errorf("notifier: backoff must be 0 < base (%v) ≤ max (%v)", c.BackoffBase, c.BackoffMax))
+	}
+	if c.AttemptTimeout <= 0 || c.BreakerOpen <= 0 || c.BreakerFailures < 1 {
+		errs = append(errs, errors.New("notifier: attempt timeout, breaker open time and breaker failures must be positive"))
+	}
+	if c.DedupeSize < 1 || c.MaxPoll < 1 {
+		errs = append(errs, errors.New("notifier: dedupe size and max poll must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// Options are the injected dependencies of a Notifier.
+type Options struct {
+	Logger     *slog.Logger          // nil discards
+	Registerer prometheus.Registerer // nil registers nothing
+	Now        func() time.Time      // nil is time.Now
+	HTTP       *http.Client          // nil: a client with no overall timeout (attempts carry their own)
+}
+
+// Notifier consumes alert states from Kafka and delivers them to webhooks.
+// Create with New, run with Run, stop by cancelling Run's context, then
+// Close. Run and Close may be called once each.
+type Notifier struct {
+	cfg     Config
+	routes  Routes
+	eps     map[string]*endpoint
+	kc      *kgo.Client
+	http    *http.Client
+	logger  *slog.Logger
+	now     func() time.Time
+	metrics *metrics
+	dedupe  *dedupe
+
+	lastPollErr atomic.Pointer[error]
+	closeOnce   sync.Once
+}
+
+// New creates the Kafka client (consumer group member and idempotent
+// producer for dead letters) from base options, e.g. internal/kafka
+// Config.Opts.
+func New(cfg Config, routes Routes, base []kgo.Opt, o Options) (*Notifier, error) {
+	if err := errors.Join(cfg.Validate(), routes.Validate()); err != nil {
+		return nil, err
+	}
+	n := &Notifier{cfg: cfg, routes: routes, eps: map[string]*endpoint{}, http: o.HTTP, logger: o.Logger,
+		now: o.Now, dedupe: newDedupe(cfg.DedupeSize)}
+	if n.logger == nil {
+		n.logger = slog.New(slog.DiscardHandler)
+	}
+	n.logger = n.logger.With("component", "notifier")
+	if n.now == nil {
+		n.now = time.Now
+	}
+	if n.http == nil {
+		n.http = &http.Client{}
+	}
+	var err error
+	if n.metrics, err = newMetrics(o.Registerer); err != nil {
+		return nil, err
+	}
+	for name, e := range routes.Endpoints {
+		timeout := e.Timeout
+		if timeout == 0 {
+			timeout = cfg.AttemptTimeout
+		}
+		ep := &endpoint{name: name, url: e.URL, timeout: timeout}
+		ep.cb = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
+			Name:        name,
+			MaxRequests: 1,
+			Timeout:     cfg.BreakerOpen,
+			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= cfg.BreakerFailures },
+			// A rejected payload or our own shutdown says nothing about the endpoint's health.
+			IsExcluded: func(err error) bool {
+				var perm *permanentError
+				return errors.As(err, &perm) || errors.Is(err, context.Canceled)
+			},
+			OnStateChange: func(name string, from, to gobreaker.State) {
+				n.metrics.breaker.WithLabelValues(name).Set(float64(to))
+				n.logger.Warn("webhook circuit breaker", "endpoint", name, "from", from.String(), "to", to.String())
+			},
+		})
+		n.metrics.breaker.WithLabelValues(name).Set(0)
+		n.eps[name] = ep
+	}
+	opts := append([]kgo.Opt{}, base...)
+	opts = append(opts,
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Topic),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+	)
+	if n.kc, err = kgo.NewClient(opts...); err != nil {
+		return nil, fmt.Errorf("notifier kafka client: %w", err)
+	}
+	return n, nil
+}
+
+// Ready reports whether the last poll succeeded (for /readyz).
+func (n *Notifier) Ready(ctx context.Context) error {
+	if p := n.lastPollErr.Load(); p != nil && *p != nil {
+		return *p
+	}
+	return n.kc.Ping(ctx)
+}
+
+// Run consumes and delivers until ctx is done. Offsets are committed only
+// for records that were delivered, deduplicated or dead-lettered; a record
+// in flight at shutdown is consumed again at the next start.
+func (n *Notifier) Run(ctx context.Context) error {
+	n.logger.Info("notifier started", "topic", n.cfg.Topic, "group", n.cfg.Group, "endpoints", len(n.eps))
+	for {
+		fs := n.kc.PollRecords(ctx, n.cfg.MaxPoll)
+		if ctx.Err() != nil {
+			n.kc.AllowRebalance()
+			return nil
+		}
+		var pollErr error
+		fs.EachError(func(topic string, p int32, err error) {
+			n.logger.Error("poll", "topic", topic, "partition", p, "error", err)
+			pollErr = fmt.Errorf("poll %s/%d: %w", topic, p, err)
+		})
+		n.lastPollErr.Store(&pollErr)
+		if errors.Is(pollErr, kgo.ErrClientClosed) {
+			return pollErr
+		}
+		// Partitions in parallel, each in order: a retraction never
+		// overtakes the alert it takes back (both have the same key).
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var commit []*kgo.Record
+		fs.EachPartition(func(p kgo.FetchTopicPartition) {
+			if len(p.Records) == 0 {
+				return
+			}
+			wg.Go(func() {
+				var last *kgo.Record
+				for _, r := range p.Records {
+					if err := n.handle(ctx, r); err != nil {
+						break // shutting down: leave the rest uncommitted
+					}
+					last = r
+				}
+				if last != nil {
+					mu.Lock()
+					commit = append(commit, last)
+					mu.Unlock()
+				}
+			})
+		})
+		wg.Wait()
+		if len(commit) > 0 {
+			// Commit what is done even when shutting down.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			err := n.kc.CommitRecords(cctx, commit...)
+			cancel()
+			if err != nil {
+				n.logger.Error("commit offsets", "error", err) // redelivered later; dedupe and Idempotency-Key absorb it
+			}
+		}
+		n.kc.AllowRebalance()
+	}
+}
+
+// handle finishes one record: delivered, skipped or dead-lettered. It
+// returns an error only when ctx ended first.
+func (n *Notifier) handle(ctx context.Context, r *kgo.Record) error {
+	m := n.metrics
+	a, err := alerts.Decode(r.Value)
+	if err != nil {
+		return n.deadLetter(ctx, r, "decode", err.Error())
+	}
+	rank := a.Status.Rank()
+	if a.Status == alerts.Acknowledged {
+		m.skipped.WithLabelValues("acknowledged").Inc() // the rep did it: nothing to tell them
+		return nil
+	}
+	if n.dedupe.seen(a.ID, rank) {
+		m.skipped.WithLabelValues("duplicate").Inc()
+		return nil
+	}
+	name, ok := n.routes.Lookup(a.OwnerID)
+	if !ok {
+		return n.deadLetter(ctx, r, "no_route", "no route for owner and no default endpoint")
+	}
+	ep := n.eps[name]
+	body, err := Render(&a).JSON()
+	if err != nil {
+		return n.deadLetter(ctx, r, "encode", err.Error())
+	}
+	start := n.now()
+	err = n.deliver(ctx, ep, a.DedupeKey(), body)
+	switch {
+	case err == nil:
+		n.dedupe.done(a.ID, rank)
+		end := n.now()
+		m.latency.WithLabelValues(ep.name).Observe(end.Sub(start).Seconds())
+		if !a.FiredAt.IsZero() && a.Status == alerts.Fired {
+			m.lag.Observe(max(end.Sub(a.FiredAt), 0).Seconds())
+		}
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	default:
+		n.logger.Warn("alert dead-lettered", "alert_id", a.ID, "status", a.Status, "endpoint", ep.name, "error", err)
+		reason := "exhausted"
+		var perm *permanentError
+		if errors.As(err, &perm) {
+			reason = "permanent"
+		}
+		return n.deadLetter(ctx, r, reason, err.Error())
+	}
+}
+
+// deadLetter produces r to the DLQ topic with the reason, retrying until it
+// is durable or ctx ends: an alert is never dropped silently.
+func (n *Notifier) deadLetter(ctx context.Context, r *kgo.Record, class, reason string) error {
+	dl := &kgo.Record{
+		Topic: n.cfg.DLQTopic, Key: r.Key, Value: r.Value,
+		Headers: []kgo.RecordHeader{
+			{Key: kafka.HeaderReason, Value: []byte(class + ": " + reason)},
+			{Key: kafka.HeaderOrigin, Value: fmt.Appendf(nil, "%s/%d/%d", r.Topic, r.Partition, r.Offset)},
+			{Key: kafka.HeaderFailedAt, Value: []byte(n.now().UTC().Format(time.RFC3339))},
+		},
+	}
+	for attempt := 1; ; attempt++ {
+		err := n.kc.ProduceSync(ctx, dl).FirstErr()
+		if err == nil {
+			n.metrics.deadLettered.WithLabelValues(class).Inc()
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		n.logger.Error("produce dead letter", "attempt", attempt, "error", err)
+		t := time.NewTimer(n.backoff(attempt, 0))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Close leaves the consumer group and closes the Kafka client. Call it after
+// Run returned. Idempotent.
+func (n *Notifier) Close() error {
+	n.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = n.kc.LeaveGroupContext(ctx)
+		n.kc.Close()
+	})
+	return nil
+}
