@@ -55,6 +55,7 @@ type lead struct {
 	mql          bool
 	pageViews    int
 	sessions     int
+	checkouts    int // abandoned browsing checkouts so far
 	flowFree     map[string]time.Time   // no new flow of that name before this
 	episodes     map[string]Abandonment // by the flow_started event id, reported when emitted
 	plan         []event.Event          // planned events (sales process), sorted later by the cursor
@@ -395,9 +396,10 @@ func (l *lead) session(t time.Time, first bool) time.Time {
 			l.signedUp = true
 			l.flow(end.Add(r.dur(2*time.Minute, 20*time.Minute)), "onboarding", sid, r.bernoulli(sigmoid(-0.2+0.9*z)), 0)
 		}
-	} else if sawPricing && r.bernoulli(0.04*math.Exp(0.8*z)) {
-		// Browsing checkouts before buying are abandoned; the purchase
-		// itself is planned separately (purchase).
+	} else if sawPricing && r.bernoulli(0.04*math.Exp(0.8*z)*math.Pow(0.5, float64(l.checkouts))) {
+		// Browsing checkouts before buying are abandoned, fewer each time;
+		// the purchase itself is planned separately (purchase).
+		l.checkouts++
 		l.flow(t, "checkout", sid, false, l.cartValue())
 	}
 	return t
