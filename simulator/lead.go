@@ -55,7 +55,7 @@ type lead struct {
 	mql          bool
 	pageViews    int
 	sessions     int
-	checkouts    int // abandoned browsing checkouts so far
+	checkouts    int                    // abandoned browsing checkouts so far
 	flowFree     map[string]time.Time   // no new flow of that name before this
 	episodes     map[string]Abandonment // by the flow_started event id, reported when emitted
 	plan         []event.Event          // planned events (sales process), sorted later by the cursor
