@@ -16,6 +16,9 @@
 // resources, a Service and a PodDisruptionBudget per Deployment, secrets and
 // ConfigMaps that exist), that kustomizations name existing files, and that
 // the Grafana dashboard uses only provisioned data sources.
-// scripts/validate-deploy.sh runs it together with
-// `docker-compose config -q`.
+// kcat_test.go has Debian's kcat (librdkafka, a third-party client)
+// produce raw events to a development broker and finds them, relayed, in
+// crm.events. scripts/validate-deploy.sh runs these tests together with
+// `docker-compose config -q`, installing docker-compose and kcat when
+// missing.
 package deploy

@@ -4,19 +4,24 @@
 #    here when missing;
 #  - every Kubernetes manifest decoded strictly into the k8s.io/api types,
 #    kustomizations, the KEDA component, Prometheus and Grafana provisioning
-#    (go test ./deploy/).
+#    (go test ./deploy/);
+#  - kcat (librdkafka) producing raw events through the ingest relay to
+#    crm.events on a development broker (deploy/kcat_test.go).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v docker-compose >/dev/null 2>&1; then
-  echo "validate-deploy: installing docker-compose" >&2
+need=()
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+command -v kcat >/dev/null 2>&1 || need+=(kcat) # deploy/kcat_test.go: a third-party Kafka client
+if [ ${#need[@]} -gt 0 ]; then
+  echo "validate-deploy: installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 docker-compose --project-directory . -f docker-compose.yml config -q
 docker-compose --project-directory . -f docker-compose.yml --profile sim config --services | grep -qx simulator
 echo "validate-deploy: docker-compose.yml ok"
 
 go test -count=1 ./deploy/
-echo "validate-deploy: Kubernetes manifests, Prometheus and Grafana provisioning ok"
+echo "validate-deploy: Kubernetes manifests, Prometheus and Grafana provisioning, kcat round trip ok"
