@@ -111,17 +111,16 @@ func ms(t time.Time) int64 { return t.UnixMilli() }
 func tm(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
 // OnEvent applies e to st (the state of e.Key()) and evaluates every rule at
-// now, the detector clock: the newest event time the caller has seen (in
-// live mode at least the wall clock); it is raised to e's time if earlier.
-// A late event (older than now) may retract alerts it disproves. An
-// event.Erased tombstone resets st.
+// now, the detector clock (see Windowed). An event that proves a deadline
+// passed (a completion or activity after it) fires that episode first even
+// if the clock has not reached it. A late event may retract alerts it
+// disproves. An event.Erased tombstone resets st.
 func (d *Detector) OnEvent(st *State, e *event.Event, now time.Time, out *Output) {
 	if e.Type == event.Erased {
 		*st = State{}
 		return
 	}
-	t := ms(e.OccurredAt)
-	n := max(ms(now), t)
+	t, n := ms(e.OccurredAt), ms(now)
 	if st.key == "" {
 		st.key = e.Key()
 	}
@@ -152,7 +151,7 @@ func (d *Detector) OnEvent(st *State, e *event.Event, now time.Time, out *Output
 		if t > st.cancelAt {
 			st.cancelAt, st.cancelID = t, e.ID
 		}
-		if q := &st.acctQuiet; q.live && t > q.firedBase && t <= q.firedDeadline {
+		if q := &st.acctQuiet; q.live && t <= q.firedDeadline && st.cancelAt > st.paidAt {
 			q.live = false
 			d.emit(st, d.inactivityAlert(st, q, "account", Retracted, e.ID), out)
 		}
@@ -172,7 +171,7 @@ func (d *Detector) OnEvent(st *State, e *event.Event, now time.Time, out *Output
 	case event.FlowStep:
 		d.flowStep(st, e, t)
 	case event.FlowCompleted:
-		d.flowCompleted(st, e, t, n, out)
+		d.flowCompleted(st, e, t, max(n, t), out)
 	}
 	d.due(st, n, out)
 }
@@ -239,7 +238,7 @@ func (d *Detector) OnLeadScore(st *State, s Score, now time.Time, out *Output) {
 		rule = "rise"
 	}
 	if rule == "" {
-		d.due(st, max(ms(now), t), out)
+		d.due(st, ms(now), out)
 		return
 	}
 	if v >= c.HotThreshold {
@@ -267,7 +266,7 @@ func (d *Detector) OnLeadScore(st *State, s Score, now time.Time, out *Output) {
 		a.Details.Rule = rule
 		d.emit(st, a, out)
 	}
-	d.due(st, max(ms(now), t), out)
+	d.due(st, ms(now), out)
 }
 
 // OnChurnScore feeds a new churn probability (0–1) of st's account:
@@ -300,7 +299,7 @@ func (d *Detector) OnChurnScore(st *State, s Score, now time.Time, out *Output) 
 			d.emit(st, a, out)
 		}
 	}
-	d.due(st, max(ms(now), t), out)
+	d.due(st, ms(now), out)
 }
 
 // due fires every condition true at now, prunes what can no longer change,
@@ -577,12 +576,15 @@ func (d *Detector) retractConverted(st *State, t int64, by string, out *Output) 
 // touch records activity at t; activity inside a fired quiet spell proves the
 // alert wrong.
 func (d *Detector) touch(st *State, q *quiet, t int64, id string, out *Output) {
-	if t > q.base {
-		q.base, q.baseID = t, id
-	}
 	subject := "lead"
 	if q == &st.acctQuiet {
 		subject = "account"
+	}
+	// Activity after the deadline ends a spell that had already reached it:
+	// fire first (the timer may not have fired yet when the watermark lags).
+	d.dueQuiet(st, q, subject, t, out)
+	if t > q.base {
+		q.base, q.baseID = t, id
 	}
 	if q.live && t > q.firedBase && t <= q.firedDeadline {
 		q.live = false
@@ -597,7 +599,9 @@ func (d *Detector) quietDeadline(st *State, q *quiet, subject string) (int64, bo
 		return 0, false
 	}
 	if subject == "account" {
-		if st.paidAt == 0 || st.cancelAt >= st.paidAt {
+		// Accounts only: a lead's subscription_started is its conversion,
+		// not a paying account to watch.
+		if st.lead != "" || st.paidAt == 0 || st.cancelAt >= st.paidAt {
 			return 0, false
 		}
 		return q.base + d.cfg.AccountQuiet.Milliseconds(), true
