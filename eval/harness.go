@@ -192,11 +192,21 @@ func binary(probs, oracle []float64, labels []bool, missing int) Binary {
 type LeadQuality struct {
 	Snapshot Binary // the score LeadSnapshot after creation
 	First    Binary // the first score (firmographics and the first visit)
+	// Last is the last score served before the label was known (just
+	// before the conversion, or at the end of the horizon): what the
+	// model's own progressive validation sees. It includes the sales
+	// process, so it may beat the oracle, which only knows the intent.
+	Last Binary
+	// At holds the snapshot after each of SnapshotOffsets.
+	At []Binary
 	// AllAUC is the AUC over every score served before the label was
 	// known (progressive validation over all rows, weighted by activity).
 	AllAUC float64
 	AllN   int
 }
+
+// SnapshotOffsets are the extra lead snapshots printed (lead_auc_1d …).
+var SnapshotOffsets = []time.Duration{24 * time.Hour, 3 * 24 * time.Hour, 14 * 24 * time.Hour, 30 * 24 * time.Hour}
 
 func leadQuality(ts *simulator.TruthSet, scores []LeadScore, cfg Config) LeadQuality {
 	byLead := map[string][]LeadScore{}
@@ -204,7 +214,9 @@ func leadQuality(ts *simulator.TruthSet, scores []LeadScore, cfg Config) LeadQua
 		byLead[s.LeadID] = append(byLead[s.LeadID], s)
 	}
 	from := cfg.Sim.Start.Add(cfg.Warmup)
-	var snapP, firstP, oracle, allP []float64
+	offsets := append([]time.Duration{cfg.LeadSnapshot}, SnapshotOffsets...)
+	snapP := make([][]float64, len(offsets))
+	var firstP, lastP, oracle, allP []float64
 	var labels, allY []bool
 	missing := 0
 	for _, l := range ts.Leads {
@@ -213,27 +225,27 @@ func leadQuality(ts *simulator.TruthSet, scores []LeadScore, cfg Config) LeadQua
 		}
 		ss := byLead[l.LeadID]
 		slices.SortStableFunc(ss, func(a, b LeadScore) int { return a.At.Compare(b.At) })
-		cut := l.CreatedAt.Add(cfg.LeadSnapshot)
 		known := l.CreatedAt.Add(cfg.Sim.ConversionHorizon)
 		if l.Converted {
 			known = l.ConvertedAt
-			if !l.ConvertedAt.After(cut) {
-				cut = l.ConvertedAt.Add(-time.Millisecond)
-			}
 		}
-		snap := -1
-		for i, s := range ss {
-			if s.At.After(cut) {
-				break
+		// scoreAt is the last score at or before t and strictly before the
+		// label was known.
+		scoreAt := func(t time.Time) int {
+			if !t.Before(known) {
+				t = known.Add(-time.Millisecond)
 			}
-			snap = i
+			return lastBefore(len(ss), func(i int) time.Time { return ss[i].At }, t)
 		}
-		if snap < 0 {
+		if scoreAt(l.CreatedAt.Add(cfg.LeadSnapshot)) < 0 {
 			missing++
 			continue
 		}
-		snapP = append(snapP, ss[snap].Probability)
+		for i, off := range offsets {
+			snapP[i] = append(snapP[i], ss[scoreAt(l.CreatedAt.Add(off))].Probability)
+		}
 		firstP = append(firstP, ss[0].Probability)
+		lastP = append(lastP, ss[scoreAt(known)].Probability)
 		oracle = append(oracle, l.Probability)
 		labels = append(labels, l.Converted)
 		for _, s := range ss {
@@ -243,12 +255,17 @@ func leadQuality(ts *simulator.TruthSet, scores []LeadScore, cfg Config) LeadQua
 			}
 		}
 	}
-	return LeadQuality{
-		Snapshot: binary(snapP, oracle, labels, missing),
+	q := LeadQuality{
+		Snapshot: binary(snapP[0], oracle, labels, missing),
 		First:    binary(firstP, oracle, labels, missing),
+		Last:     binary(lastP, oracle, labels, missing),
 		AllAUC:   models.AUC(allP, allY),
 		AllN:     len(allP),
 	}
+	for i := range SnapshotOffsets {
+		q.At = append(q.At, binary(snapP[i+1], oracle, labels, missing))
+	}
+	return q
 }
 
 func churnQuality(ts *simulator.TruthSet, scores []ChurnScore, cfg Config, end time.Time) Binary {

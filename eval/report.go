@@ -88,6 +88,16 @@ func (r *Report) WriteTo(w io.Writer) (int64, error) {
 	binaryKV("lead", r.Lead.Snapshot)
 	kv("lead_first_auc", r.Lead.First.Model.AUC)
 	kv("lead_first_ece", r.Lead.First.Model.ECE)
+	for i, off := range SnapshotOffsets {
+		if i < len(r.Lead.At) {
+			name := fmt.Sprintf("lead_auc_%dd", int(off.Hours()/24))
+			kv(name, r.Lead.At[i].Model.AUC)
+			kv(name+"_ratio", r.Lead.At[i].Ratio())
+		}
+	}
+	kv("lead_last_auc", r.Lead.Last.Model.AUC)
+	kv("lead_last_auc_ratio", r.Lead.Last.Ratio())
+	kv("lead_last_ece", r.Lead.Last.Model.ECE)
 	kv("lead_all_scores_auc", r.Lead.AllAUC)
 	kv("lead_all_scores_n", r.Lead.AllN)
 	binaryKV("churn", r.Churn)
