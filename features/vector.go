@@ -23,6 +23,7 @@ type Vector struct {
 	Num     []float64   // raw numeric values in Set.NumNames order
 	Cat     []string    // categorical values in Set.CatNames order; "" = unknown
 	CatHash []uint64    // stable hash of name=value per categorical feature; 0 = unknown
+	In      []float64   // model inputs: Num after each feature's Transform (computed once per vector)
 
 	recent     [recentIDs]string // ids of the latest events that matched a filter, newest first
 	recentMask [recentIDs]uint32 // the filters each matched
@@ -44,6 +45,7 @@ func (v *Vector) reset(set *Set, at windows.Sec) {
 	v.Num = resize(v.Num, len(set.nums))
 	v.Cat = resize(v.Cat, len(set.cats))
 	v.CatHash = resize(v.CatHash, len(set.cats))
+	v.In = resize(v.In, len(set.nums))
 	v.raw = resize(v.raw, len(set.defs))
 	clear(v.raw)
 	v.recent = [recentIDs]string{}
@@ -96,6 +98,7 @@ func (v *Vector) finalize() {
 			v.Num[i] = r.f
 		}
 	}
+	v.inputs()
 	for i := range s.cats {
 		c := &s.cats[i]
 		val := v.raw[c.def].s
@@ -151,9 +154,20 @@ func apply(t Transform, x float64) float64 {
 	return x
 }
 
+func (v *Vector) inputs() {
+	for i := range v.Num {
+		v.In[i] = apply(v.Set.nums[i].transform, v.Num[i])
+	}
+}
+
 // Input returns the model input of numeric feature i (the raw value after
 // the feature's Transform).
-func (v *Vector) Input(i int) float64 { return apply(v.Set.nums[i].transform, v.Num[i]) }
+func (v *Vector) Input(i int) float64 {
+	if len(v.In) == len(v.Num) {
+		return v.In[i]
+	}
+	return apply(v.Set.nums[i].transform, v.Num[i])
+}
 
 // NumEvidence appends to dst the ids of the recent events behind numeric
 // feature i (newest first; at most the State's evidence ring) and returns
@@ -260,6 +274,7 @@ func (s *Set) DecodeVector(b []byte, dst *Vector) error {
 	if len(b) != 0 {
 		return fmt.Errorf("decode vector: %d trailing bytes: %w", len(b), ErrCorrupt)
 	}
+	dst.inputs()
 	return nil
 }
 

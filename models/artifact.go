@@ -162,6 +162,7 @@ func (m *Model) Load(a *Artifact) error {
 			w.set(int(i), a.W[k], seedN)
 		}
 	}
+	w.refresh()
 	ca := a.CalibA
 	if ca <= 0 {
 		ca = 1
@@ -176,7 +177,7 @@ func (m *Model) Load(a *Artifact) error {
 
 // Encode writes the model inputs of v (weight index and input value per
 // active input, the bias included) into idx and x and returns how many it
-// wrote; idx and x need room for 64 entries. Batch trainers use it so that
+// wrote; idx and x need room for 48 entries. Batch trainers use it so that
 // their weights load into the model unchanged.
 func (m *Model) Encode(v *features.Vector, idx []int32, x []float64) int {
 	var ex example

@@ -24,17 +24,19 @@ const (
 	calBins = 10
 )
 
-// Observe records one label y for the served probability p.
-func (e *Eval) Observe(p float64, y bool) {
+// Observe records one label y for the served probability p and returns
+// its log loss.
+func (e *Eval) Observe(p float64, y bool) float64 {
 	p = min(max(p, 1e-7), 1-1e-7)
-	yv := 0.0
+	yv, loss := 0.0, 0.0
 	if y {
 		yv = 1
 		e.pos++
-		e.logLoss -= math.Log(p)
+		loss = -math.Log(p)
 	} else {
-		e.logLoss -= math.Log(1 - p)
+		loss = -math.Log(1 - p)
 	}
+	e.logLoss += loss
 	e.n++
 	e.brier += (p - yv) * (p - yv)
 	b := int((logit(p) + 10) * aucBins / 20)
@@ -48,6 +50,7 @@ func (e *Eval) Observe(p float64, y bool) {
 	e.cp[c] += p
 	e.cy[c] += yv
 	e.cn[c]++
+	return loss
 }
 
 // Metrics is a snapshot of an Eval.

@@ -36,14 +36,18 @@ func (f FTRL) withDefaults() FTRL {
 type weights struct {
 	p    FTRL
 	z, n []float64
+	wc   []float64 // the weight of each coordinate, kept current by update: scoring reads it
 }
 
 func newWeights(p FTRL, size int) *weights {
-	return &weights{p: p, z: make([]float64, size), n: make([]float64, size)}
+	return &weights{p: p, z: make([]float64, size), n: make([]float64, size), wc: make([]float64, size)}
 }
 
 // w returns the current weight of coordinate i.
-func (ws *weights) w(i int) float64 {
+func (ws *weights) w(i int) float64 { return ws.wc[i] }
+
+// weight derives the weight of coordinate i from z and n.
+func (ws *weights) weight(i int) float64 {
 	z := ws.z[i]
 	if math.Abs(z) <= ws.p.L1 {
 		return 0
@@ -65,8 +69,18 @@ func (ws *weights) update(idx []int32, x []float64, g float64) {
 		}
 		n := ws.n[i]
 		sigma := (math.Sqrt(n+gi*gi) - math.Sqrt(n)) / ws.p.Alpha
-		ws.z[i] += gi - sigma*ws.w(int(i))
+		ws.z[i] += gi - sigma*ws.wc[i]
 		ws.n[i] = n + gi*gi
+		ws.wc[i] = ws.weight(int(i))
+	}
+}
+
+// refresh recomputes every cached weight (after z and n were set in bulk).
+func (ws *weights) refresh() {
+	for i := range ws.wc {
+		if ws.z[i] != 0 {
+			ws.wc[i] = ws.weight(i)
+		}
 	}
 }
 
@@ -84,6 +98,7 @@ func (ws *weights) set(i int, w, n0 float64) {
 		s = -1
 	}
 	ws.z[i] = -w*((ws.p.Beta+math.Sqrt(n0))/ws.p.Alpha+ws.p.L2) - s*ws.p.L1
+	ws.wc[i] = ws.weight(i)
 }
 
 func sigmoid(x float64) float64 {

@@ -84,7 +84,7 @@ func ChurnConfig(set *features.Set) Config {
 
 // maxInputs bounds the active inputs of one vector (numeric + categorical +
 // bias), so an example fits in fixed arrays on the stack.
-const maxInputs = 64
+const maxInputs = 48
 
 // Model is an online logistic regression (FTRL-Proximal over the numeric
 // inputs and hashed categorical values of a feature Set), calibrated
@@ -234,9 +234,18 @@ const fromBias = -(1 << 20)
 
 func (m *Model) encode(v *features.Vector, ex *example) {
 	ex.n = 0
+	in := v.In
+	if len(in) != len(v.Num) { // a Vector filled by hand
+		in = nil
+	}
 	for i := 0; i < m.nNum && i < len(v.Num); i++ {
-		x := v.Input(i)
-		if x == 0 || math.IsNaN(x) || math.IsInf(x, 0) {
+		var x float64
+		if in != nil {
+			x = in[i]
+		} else {
+			x = v.Input(i)
+		}
+		if x == 0 || x-x != 0 { // zero, NaN or ±Inf
 			continue
 		}
 		ex.idx[ex.n], ex.x[ex.n], ex.from[ex.n], ex.hash[ex.n] = int32(i), x, int32(i), 0
@@ -260,8 +269,9 @@ func (m *Model) unbias(ml float64) float64 {
 	if !m.cfg.FakeNegatives {
 		return ml
 	}
-	q := min(sigmoid(ml), 0.5-1e-9)
-	return logit(q / (1 - q))
+	// q = σ(ml) and p = q/(1−q) give logit(p) = −log(e^(−ml) − 1), for
+	// q < ½ (ml < 0); the learner cannot express p ≥ 1 beyond that.
+	return -math.Log(math.Expm1(-min(ml, -1e-6)))
 }
 
 // confidence is the weight of the learned model: labels/(labels+K).
@@ -274,6 +284,14 @@ func (m *Model) confidence() float64 {
 // each feature's contribution is its share of that sum, so the reasons add
 // up to the score. Does not allocate.
 func (m *Model) Score(v *features.Vector) Score {
+	var s Score
+	m.ScoreInto(v, &s)
+	return s
+}
+
+// ScoreInto is Score writing into s (which it overwrites): it saves copying
+// the Score on the hot path.
+func (m *Model) ScoreInto(v *features.Vector, s *Score) {
 	var ex example
 	m.encode(v, &ex)
 	var mc [maxInputs]float64
@@ -295,7 +313,7 @@ func (m *Model) Score(v *features.Vector) Score {
 		ml = u
 	}
 
-	var s Score
+	*s = Score{}
 	var rl float64
 	var tot [maxInputs]float64
 	for k := 0; k < ex.n; k++ {
@@ -306,7 +324,7 @@ func (m *Model) Score(v *features.Vector) Score {
 		case f >= 0:
 			rc = m.rule.num[f] * ex.x[k]
 		default:
-			rc = m.rule.cat[ex.hash[k]]
+			rc = m.rule.catWeight(ex.hash[k])
 		}
 		rl += rc
 		tot[k] = (1-conf)*rc + conf*a*mc[k]
@@ -317,69 +335,70 @@ func (m *Model) Score(v *features.Vector) Score {
 	s.Score = uint8(math.Round(100 * s.Probability))
 	s.Tier = m.cfg.Tiers.Of(s.Score)
 	s.Version, s.Confidence, s.Rule, s.Learned = version, conf, sigmoid(rl), learned
-	m.reasons(v, &ex, &tot, &s)
-	return s
+	m.reasons(v, &ex, &tot, s)
 }
 
 // reasons keeps the MaxReasons largest positive and negative contributions.
 func (m *Model) reasons(v *features.Vector, ex *example, tot *[maxInputs]float64, s *Score) {
 	var pos, neg [MaxReasons]int
+	var pv, nv [MaxReasons]float64 // their |contribution|, descending
 	np, nn := 0, 0
 	for k := 0; k < ex.n; k++ {
 		c := tot[k]
-		if ex.from[k] == fromBias || c == 0 || math.Abs(c) < 1e-4 {
+		if ex.from[k] == fromBias || math.Abs(c) < 1e-4 {
 			continue
 		}
 		if c > 0 {
-			np = insertTop(pos[:], np, k, func(a, b int) bool { return tot[a] > tot[b] })
+			np = insertTop(&pos, &pv, np, k, c)
 		} else {
-			nn = insertTop(neg[:], nn, k, func(a, b int) bool { return tot[a] < tot[b] })
+			nn = insertTop(&neg, &nv, nn, k, -c)
 		}
-	}
-	fill := func(r *Reason, k int) {
-		r.Contribution = tot[k]
-		var buf [4]string
-		var ev []string
-		if f := ex.from[k]; f >= 0 {
-			r.Feature, r.Value = m.set.NumName(int(f)), v.Num[f]
-			ev = v.NumEvidence(int(f), buf[:0])
-		} else {
-			i := int(-1 - f)
-			r.Feature, r.Value = m.set.CatName(i), 1
-			if i < len(v.Cat) {
-				r.Category = v.Cat[i]
-			}
-			if r.Category == "" {
-				r.Category = "#" // the vector was decoded: only the hash is known
-			}
-			ev = v.CatEvidence(i, buf[:0])
-		}
-		r.NEvidence = copy(r.Evidence[:], ev)
 	}
 	for j := range np {
-		fill(&s.Positive[j], pos[j])
+		m.fill(v, ex, tot, &s.Positive[j], pos[j])
 	}
 	for j := range nn {
-		fill(&s.Negative[j], neg[j])
+		m.fill(v, ex, tot, &s.Negative[j], neg[j])
 	}
 	s.NPositive, s.NNegative = np, nn
 }
 
-// insertTop inserts k into the sorted top list (length n, capacity len(top))
-// and returns the new length.
-func insertTop(top []int, n, k int, better func(a, b int) bool) int {
-	if n == len(top) && !better(k, top[n-1]) {
+func (m *Model) fill(v *features.Vector, ex *example, tot *[maxInputs]float64, r *Reason, k int) {
+	r.Contribution = tot[k]
+	var buf [4]string
+	var ev []string
+	if f := ex.from[k]; f >= 0 {
+		r.Feature, r.Value = m.set.NumName(int(f)), v.Num[f]
+		ev = v.NumEvidence(int(f), buf[:0])
+	} else {
+		i := int(-1 - f)
+		r.Feature, r.Value = m.set.CatName(i), 1
+		if i < len(v.Cat) {
+			r.Category = v.Cat[i]
+		}
+		if r.Category == "" {
+			r.Category = "#" // the vector was decoded: only the hash is known
+		}
+		ev = v.CatEvidence(i, buf[:0])
+	}
+	r.NEvidence = copy(r.Evidence[:], ev)
+}
+
+// insertTop inserts item k with value x into the top list (length n, kept
+// in descending x) and returns the new length.
+func insertTop(top *[MaxReasons]int, val *[MaxReasons]float64, n, k int, x float64) int {
+	if n == MaxReasons && x <= val[n-1] {
 		return n
 	}
-	if n < len(top) {
+	if n < MaxReasons {
 		n++
 	}
 	j := n - 1
-	for j > 0 && better(k, top[j-1]) {
-		top[j] = top[j-1]
+	for j > 0 && x > val[j-1] {
+		top[j], val[j] = top[j-1], val[j-1]
 		j--
 	}
-	top[j] = k
+	top[j], val[j] = k, x
 	return n
 }
 
@@ -415,8 +434,11 @@ func (m *Model) Learn(l Label) {
 	for k := 0; k < ex.n; k++ {
 		raw += m.w.w(int(ex.idx[k])) * ex.x[k]
 	}
-	ml := m.unbias(raw)
 	served := l.Scored
+	ml := raw
+	if !(served > 0 && served < 1) || m.cfg.CalibrationRate > 0 {
+		ml = m.unbias(raw)
+	}
 	if !(served > 0 && served < 1) {
 		for k := 0; k < ex.n; k++ {
 			switch f := ex.from[k]; {
@@ -425,23 +447,19 @@ func (m *Model) Learn(l Label) {
 			case f >= 0:
 				rl += m.rule.num[f] * ex.x[k]
 			default:
-				rl += m.rule.cat[ex.hash[k]]
+				rl += m.rule.catWeight(ex.hash[k])
 			}
 		}
 		c := m.confidence()
 		served = sigmoid((1-c)*rl + c*(m.ca*ml+m.cb))
 	}
-	m.eval.Observe(served, l.Positive)
-	loss := -math.Log(max(1e-7, served))
-	if !l.Positive {
-		loss = -math.Log(max(1e-7, 1-served))
-	}
+	loss := m.eval.Observe(served, l.Positive)
 	if dir := m.phLoss.Add(loss); dir > 0 {
 		drifts[nd] = Drift{Signal: "log_loss", Direction: dir, Mean: m.eval.logLoss / float64(m.eval.n)}
 		nd++
 	}
 	for j, i := range m.featIdx {
-		if dir := m.phFeat[j].Add(l.Vector.Input(i)); dir != 0 && nd < len(drifts) {
+		if dir := m.phFeat[j].Add(l.Vector.In[i]); dir != 0 && nd < len(drifts) {
 			drifts[nd] = Drift{Signal: m.set.NumName(i), Direction: dir}
 			nd++
 		}

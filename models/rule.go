@@ -21,12 +21,26 @@ type Rule struct {
 type compiledRule struct {
 	bias float64
 	num  []float64          // by numeric feature index
-	cat  map[uint64]float64 // by features.CatHash
+	cat  []catWeight // by features.CatHash; few, so a scan beats a map
+}
+
+type catWeight struct {
+	h uint64
+	w float64
+}
+
+func (c *compiledRule) catWeight(h uint64) float64 {
+	for _, x := range c.cat {
+		if x.h == h {
+			return x.w
+		}
+	}
+	return 0
 }
 
 func (r Rule) compile(set *features.Set) (compiledRule, error) {
 	nn, _ := set.Len()
-	c := compiledRule{bias: r.Bias, num: make([]float64, nn), cat: map[uint64]float64{}}
+	c := compiledRule{bias: r.Bias, num: make([]float64, nn)}
 	for name, w := range r.Num {
 		i, ok := set.Index(name)
 		if !ok {
@@ -49,7 +63,7 @@ func (r Rule) compile(set *features.Set) (compiledRule, error) {
 		if !cats[name] || val == "" {
 			return c, fmt.Errorf("rule: %q is not feature=value of a categorical feature", kv)
 		}
-		c.cat[features.CatHash(name, val)] = w
+		c.cat = append(c.cat, catWeight{features.CatHash(name, val), w})
 	}
 	return c, nil
 }
