@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -46,10 +47,11 @@ func runImport(ctx context.Context, args []string) error {
 	f.Bool(&dryRun, "dry-run", "", false, "read and validate only; publish nothing")
 	f.Bool(&ensure, "create-topics", "", true, "create the product's topics when missing (Kafka only)")
 	f.Kafka(&kcfg)
-	if err := f.Parse(args, os.Getenv); err != nil {
+	flagArgs, files := splitArgs(f.FlagSet(), args)
+	if err := f.Parse(flagArgs, os.Getenv); err != nil {
 		return err
 	}
-	files := f.FlagSet().Args()
+	files = append(files, f.FlagSet().Args()...)
 	if olist == "" && len(files) == 0 {
 		return fmt.Errorf("%w: give --olist DIR or files to import", errUsage)
 	}
@@ -117,6 +119,39 @@ func runImport(ctx context.Context, args []string) error {
 		}
 	}
 	return runErr
+}
+
+// splitArgs separates flags from file names so that flags may follow the
+// files ("crmctl import a.csv --rejects r.ndjson"), which the flag package
+// alone stops parsing at. A lone "-" is stdin, a file; "--" ends the flags.
+func splitArgs(fs *flag.FlagSet, args []string) (flags, files []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return flags, append(files, args[i+1:]...)
+		case a == "-" || !strings.HasPrefix(a, "-"):
+			files = append(files, a)
+		default:
+			flags = append(flags, a)
+			name := strings.TrimLeft(a, "-")
+			if strings.Contains(name, "=") {
+				continue
+			}
+			fl := fs.Lookup(name)
+			if fl == nil {
+				continue // unknown: Parse reports it
+			}
+			if bf, ok := fl.Value.(interface{ IsBoolFlag() bool }); ok && bf.IsBoolFlag() {
+				continue
+			}
+			if i+1 < len(args) {
+				i++
+				flags = append(flags, args[i])
+			}
+		}
+	}
+	return flags, files
 }
 
 func writeRejects(path string, rejects []importer.Reject) error {
