@@ -71,18 +71,22 @@ func (c *cache) get(ctx context.Context, key string, load func(context.Context) 
 }
 
 func (c *cache) load(ctx context.Context, key string, load func(context.Context) ([]byte, error)) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
+	start := c.now()
 	body, err := load(ctx)
 	if err != nil {
 		return nil, err
 	}
 	now := c.now()
+	// Freshness scales with cost: a query that takes 10 s is not re-run
+	// every 2 s just because someone keeps looking at it.
+	ttl, stale := max(c.ttl, 5*now.Sub(start)), max(c.stale, 20*now.Sub(start))
 	c.mu.Lock()
 	if len(c.entries) >= c.max {
 		c.evict(now)
 	}
-	c.entries[key] = &entry{body: body, fresh: now.Add(c.ttl), expires: now.Add(c.ttl + c.stale)}
+	c.entries[key] = &entry{body: body, fresh: now.Add(ttl), expires: now.Add(ttl + stale)}
 	c.mu.Unlock()
 	return body, nil
 }

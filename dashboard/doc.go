@@ -28,7 +28,9 @@
 // the route, the caller's role and owner scope, and the resolved parameters.
 // Concurrent misses of one key share one query (single flight). After the TTL
 // a value is served stale for up to CacheStale while one background refresh
-// runs, so a popular key never makes callers wait for ClickHouse.
+// runs, so a popular key never makes callers wait for ClickHouse. Both
+// windows stretch with the cost of the query (at least 5× and 20× its
+// duration), so an expensive report is not recomputed back to back.
 //
 // # Live streams
 //

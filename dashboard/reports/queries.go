@@ -70,9 +70,11 @@ type hotLeadsQuery struct {
 	req HotLeadsRequest
 }
 
+// The ranking reads only the narrow columns (FINAL merges what it reads, and
+// reasons is the widest column); leadsByIDQuery then reads the page's rows.
 func (h hotLeadsQuery) toSQL() (string, []any) {
 	q := &builder{}
-	q.add("SELECT " + leadCols + " FROM " + table(h.db, "lead_current") + " FINAL WHERE converted = 0")
+	q.add("SELECT lead_id FROM " + table(h.db, "lead_current") + " FINAL WHERE converted = 0")
 	if h.req.Owner != "" {
 		q.add(" AND owner_id = ?", h.req.Owner)
 	}
@@ -85,6 +87,15 @@ func (h hotLeadsQuery) toSQL() (string, []any) {
 	q.add(" ORDER BY score DESC, event_time DESC, lead_id")
 	q.page(h.req.Limit, h.req.Offset)
 	return q.done()
+}
+
+type leadsByIDQuery struct {
+	db    string
+	leads []string
+}
+
+func (l leadsByIDQuery) toSQL() (string, []any) {
+	return "SELECT " + leadCols + " FROM " + table(l.db, "lead_current") + " FINAL WHERE has(?, lead_id)", []any{l.leads}
 }
 
 // namesQuery reads display names of a page of leads from their events; a
@@ -157,9 +168,10 @@ type atRiskQuery struct {
 	req AtRiskRequest
 }
 
+// Ranked on narrow columns like hot leads; accountsByIDQuery reads the page.
 func (a atRiskQuery) toSQL() (string, []any) {
 	q := &builder{}
-	q.add("SELECT " + accountCols + " FROM " + table(a.db, "account_current") + " FINAL WHERE churned = 0")
+	q.add("SELECT account_id FROM " + table(a.db, "account_current") + " FINAL WHERE churned = 0")
 	if a.req.Owner != "" {
 		q.add(" AND owner_id = ?", a.req.Owner)
 	}
@@ -172,6 +184,15 @@ func (a atRiskQuery) toSQL() (string, []any) {
 	q.add(" ORDER BY score DESC, mrr DESC, account_id")
 	q.page(a.req.Limit, a.req.Offset)
 	return q.done()
+}
+
+type accountsByIDQuery struct {
+	db       string
+	accounts []string
+}
+
+func (a accountsByIDQuery) toSQL() (string, []any) {
+	return "SELECT " + accountCols + " FROM " + table(a.db, "account_current") + " FINAL WHERE has(?, account_id)", []any{a.accounts}
 }
 
 type accountCurrentQuery struct{ db, account string }

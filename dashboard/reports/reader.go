@@ -269,20 +269,42 @@ func nextPage(limit, offset, got int) Page {
 	return p
 }
 
+// ids runs a ranking query that returns one id column.
+func (r *Reader) ids(ctx context.Context, name string, q sqler) ([]string, error) {
+	var ids []string
+	err := r.query(ctx, name, q, func(rows driver.Rows) error {
+		var id string
+		err := rows.Scan(&id)
+		ids = append(ids, id)
+		return err
+	})
+	return ids, err
+}
+
 // HotLeads lists unconverted leads by descending score.
 func (r *Reader) HotLeads(ctx context.Context, req HotLeadsRequest) (HotLeads, error) {
-	out := HotLeads{Leads: []Lead{}}
-	err := r.query(ctx, "hot leads", hotLeadsQuery{r.db, req}, func(rows driver.Rows) error {
+	ids, err := r.ids(ctx, "hot leads", hotLeadsQuery{r.db, req})
+	if err != nil {
+		return HotLeads{}, err
+	}
+	out := HotLeads{Leads: []Lead{}, Page: nextPage(req.Limit, req.Offset, len(ids))}
+	ids = ids[:min(len(ids), req.Limit)]
+	if len(ids) == 0 {
+		return out, nil
+	}
+	byID := map[string]Lead{}
+	err = r.query(ctx, "hot leads rows", leadsByIDQuery{r.db, ids}, func(rows driver.Rows) error {
 		l, _, err := scanLead(rows)
-		out.Leads = append(out.Leads, l)
+		byID[l.LeadID] = l
 		return err
 	})
 	if err != nil {
 		return HotLeads{}, err
 	}
-	out.Page = nextPage(req.Limit, req.Offset, len(out.Leads))
-	if len(out.Leads) > req.Limit {
-		out.Leads = out.Leads[:req.Limit]
+	for _, id := range ids { // keep the ranking's order
+		if l, ok := byID[id]; ok {
+			out.Leads = append(out.Leads, l)
+		}
 	}
 	if err := r.fillNames(ctx, out.Leads); err != nil {
 		return HotLeads{}, err
@@ -431,18 +453,28 @@ func scanAccount(rows driver.Rows) (Account, string, bool, error) {
 
 // AtRisk lists accounts that have not churned by descending churn score.
 func (r *Reader) AtRisk(ctx context.Context, req AtRiskRequest) (AtRisk, error) {
-	out := AtRisk{Accounts: []Account{}}
-	err := r.query(ctx, "at-risk accounts", atRiskQuery{r.db, req}, func(rows driver.Rows) error {
+	ids, err := r.ids(ctx, "at-risk accounts", atRiskQuery{r.db, req})
+	if err != nil {
+		return AtRisk{}, err
+	}
+	out := AtRisk{Accounts: []Account{}, Page: nextPage(req.Limit, req.Offset, len(ids))}
+	ids = ids[:min(len(ids), req.Limit)]
+	if len(ids) == 0 {
+		return out, nil
+	}
+	byID := map[string]Account{}
+	err = r.query(ctx, "at-risk rows", accountsByIDQuery{r.db, ids}, func(rows driver.Rows) error {
 		a, _, _, err := scanAccount(rows)
-		out.Accounts = append(out.Accounts, a)
+		byID[a.AccountID] = a
 		return err
 	})
 	if err != nil {
 		return AtRisk{}, err
 	}
-	out.Page = nextPage(req.Limit, req.Offset, len(out.Accounts))
-	if len(out.Accounts) > req.Limit {
-		out.Accounts = out.Accounts[:req.Limit]
+	for _, id := range ids {
+		if a, ok := byID[id]; ok {
+			out.Accounts = append(out.Accounts, a)
+		}
 	}
 	return out, nil
 }
