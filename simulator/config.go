@@ -22,6 +22,10 @@ type Config struct {
 	// 70 % are customers when the stream starts, the rest sign up during
 	// the first half of Span.
 	Accounts int
+	// AccountRamp is how long after Start the accounts that are customers
+	// already come into view (their subscription_started is replayed then).
+	// Default 2 days; live mode sets it to the backfill.
+	AccountRamp time.Duration
 	// Reps is the number of sales reps (owner_id rep-01 …). Default 8.
 	Reps int
 	// Start is the event time at which the stream begins. Default
@@ -78,6 +82,7 @@ func DefaultConfig() Config {
 		Seed:               1,
 		Leads:              2000,
 		Accounts:           300,
+		AccountRamp:        2 * 24 * time.Hour,
 		Reps:               8,
 		Start:              time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC),
 		Span:               240 * 24 * time.Hour,
@@ -103,6 +108,9 @@ func (c Config) Validate() error {
 	}
 	if c.LeadsPerHour < 0 {
 		errs = append(errs, fmt.Errorf("leads per hour %v must not be negative", c.LeadsPerHour))
+	}
+	if c.AccountRamp < time.Second {
+		errs = append(errs, fmt.Errorf("account ramp %v must be at least 1s", c.AccountRamp))
 	}
 	if c.Reps < 1 || c.Reps > 99 {
 		errs = append(errs, fmt.Errorf("reps %d must be in 1..99", c.Reps))

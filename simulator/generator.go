@@ -136,7 +136,7 @@ func New(cfg Config, truth Truth) (*Generator, error) {
 	for i := range cfg.Accounts {
 		a := accountArrival{idx: i, existing: ar.bernoulli(0.7)}
 		if a.existing {
-			a.at = cfg.Start.Add(time.Duration(ar.Int64N(int64(2 * day))))
+			a.at = cfg.Start.Add(time.Duration(ar.Int64N(int64(cfg.AccountRamp))))
 		} else {
 			half := min(cfg.Span/2, 120*day)
 			a.at = cfg.Start.Add(time.Duration(ar.Int64N(int64(half))))

@@ -160,6 +160,9 @@ func (c *config) finish() error {
 		if c.sim.LeadsPerHour == 0 {
 			c.sim.LeadsPerHour = 120
 		}
+		if c.backfill >= time.Second {
+			c.sim.AccountRamp = c.backfill // existing customers show up during the backfill
+		}
 	} else if t, err := time.Parse(time.RFC3339, c.start); err != nil {
 		errs = append(errs, fmt.Errorf("--start: %w", err))
 	} else {
