@@ -144,7 +144,7 @@ func (d *Detector) OnEvent(st *State, e *event.Event, now time.Time, out *Output
 	if IsPayment(e.Type) {
 		st.paidAt = max(st.paidAt, t)
 		if e.Type == event.SubscriptionStarted {
-			d.touch(st, &st.acctQuiet, t, e.ID, out)
+			d.touch(st, &st.acctQuiet, t, n, e.ID, out)
 		}
 	}
 	if e.Type == event.SubscriptionCancelled {
@@ -157,10 +157,10 @@ func (d *Detector) OnEvent(st *State, e *event.Event, now time.Time, out *Output
 		}
 	}
 	if IsAccountActivity(e.Type) {
-		d.touch(st, &st.acctQuiet, t, e.ID, out)
+		d.touch(st, &st.acctQuiet, t, n, e.ID, out)
 	}
 	if IsLeadActivity(e.Type) && st.lead != "" {
-		d.touch(st, &st.leadQuiet, t, e.ID, out)
+		d.touch(st, &st.leadQuiet, t, n, e.ID, out)
 	}
 	if IsEngagement(e.Type) && st.engaged < 1<<31 {
 		st.engaged++
@@ -171,7 +171,7 @@ func (d *Detector) OnEvent(st *State, e *event.Event, now time.Time, out *Output
 	case event.FlowStep:
 		d.flowStep(st, e, t)
 	case event.FlowCompleted:
-		d.flowCompleted(st, e, t, max(n, t), out)
+		d.flowCompleted(st, e, t, n, out)
 	}
 	d.due(st, n, out)
 }
@@ -313,8 +313,8 @@ func (d *Detector) due(st *State, now int64, out *Output) {
 		}
 		d.fireFlow(st, f, now, out)
 	}
-	d.dueQuiet(st, &st.acctQuiet, "account", now, out)
-	d.dueQuiet(st, &st.leadQuiet, "lead", now, out)
+	d.dueQuiet(st, &st.acctQuiet, "account", now, now, out)
+	d.dueQuiet(st, &st.leadQuiet, "lead", now, now, out)
 
 	// Prune: finished attempts once no late event can change them.
 	keep := c.RetractWindow.Milliseconds()
@@ -478,7 +478,8 @@ func (d *Detector) flowCompleted(st *State, e *event.Event, t, now int64, out *O
 	case flowOpen:
 		if t > c.deadline {
 			// Completed after the timeout: the attempt was abandoned first.
-			d.fireFlow(st, c, now, out)
+			// Detected no later than the clock reaching the deadline.
+			d.fireFlow(st, c, max(now, c.deadline), out)
 		}
 		c.status = flowDone
 	case flowFired:
@@ -575,14 +576,17 @@ func (d *Detector) retractConverted(st *State, t int64, by string, out *Output) 
 
 // touch records activity at t; activity inside a fired quiet spell proves the
 // alert wrong.
-func (d *Detector) touch(st *State, q *quiet, t int64, id string, out *Output) {
+func (d *Detector) touch(st *State, q *quiet, t, clock int64, id string, out *Output) {
 	subject := "lead"
 	if q == &st.acctQuiet {
 		subject = "account"
 	}
 	// Activity after the deadline ends a spell that had already reached it:
-	// fire first (the timer may not have fired yet when the watermark lags).
-	d.dueQuiet(st, q, subject, t, out)
+	// fire first (the timer may not have fired yet when the watermark lags),
+	// detected no later than the clock reaching the deadline.
+	if dl, ok := d.quietDeadline(st, q, subject); ok && t > dl {
+		d.dueQuiet(st, q, subject, t, max(clock, dl), out)
+	}
 	if t > q.base {
 		q.base, q.baseID = t, id
 	}
@@ -612,7 +616,9 @@ func (d *Detector) quietDeadline(st *State, q *quiet, subject string) (int64, bo
 	return q.base + d.cfg.LeadQuiet.Milliseconds(), true
 }
 
-func (d *Detector) dueQuiet(st *State, q *quiet, subject string, now int64, out *Output) {
+// dueQuiet fires q's spell if its deadline is before now; detected is the
+// detector clock recorded in the alert.
+func (d *Detector) dueQuiet(st *State, q *quiet, subject string, now, detected int64, out *Output) {
 	dl, ok := d.quietDeadline(st, q, subject)
 	if !ok || now <= dl {
 		return
@@ -623,7 +629,7 @@ func (d *Detector) dueQuiet(st *State, q *quiet, subject string, now int64, out 
 	}
 	q.live, q.firedDeadline, q.firedBaseID, q.firedWall = true, dl, q.baseID, ms(d.wall())
 	a := d.inactivityAlert(st, q, subject, Fired, "")
-	a.Details.DetectedAt = tm(now)
+	a.Details.DetectedAt = tm(detected)
 	d.emit(st, a, out)
 }
 

@@ -57,7 +57,9 @@
 // Alerts carry two times: EventTime, when the condition became true (the
 // deadline for abandonment and inactivity, the scored event for scores), and
 // FiredAt, the wall clock when the detector fired. Details.DetectedAt is the
-// detector's clock at firing: DetectedAt − EventTime is the event-time delay.
+// detector's clock at firing (never before EventTime: an event that proves a
+// deadline passed fires the episode before the clock gets there):
+// DetectedAt − EventTime is the event-time delay.
 //
 // # State
 //
