@@ -65,6 +65,20 @@ func decodeCanonical(b []byte) (Event, error) {
 	return decode(b, true)
 }
 
+// decodeUntrusted is decode(b, false), the first step of Parse, with the
+// fast path first: sources that send the canonical shape (the simulator, the
+// importer, adapters that encode with AppendJSON) skip the general decoder.
+// Same result for every input: the fast path only ever accepts what the
+// general decoder decodes identically, and the one difference of the
+// untrusted path, refusing the internal Erased type, falls back to it.
+func decodeUntrusted(b []byte) (Event, error) {
+	var e Event
+	if decodeFast(&e, b, nil) && e.Type != Erased {
+		return e, nil
+	}
+	return decode(b, false)
+}
+
 // canonical is the check Decode applies after decoding.
 func canonical(e *Event) bool { return e.ID != "" && !e.OccurredAt.IsZero() && e.Key() != "" }
 

@@ -45,6 +45,11 @@ func checkSame(t *testing.T, b []byte) (fastOK bool) {
 			t.Fatalf("fast and general decoders differ on %q:\nfast    %#v\ngeneral %#v", b, fe, se)
 		}
 	}
+	ue, uerr := decodeUntrusted(b)
+	se2, serr2 := decode(b, false)
+	if (uerr == nil) != (serr2 == nil) || !reflect.DeepEqual(ue, se2) {
+		t.Fatalf("decodeUntrusted and decode(b, false) differ on %q:\n%#v %v\n%#v %v", b, ue, uerr, se2, serr2)
+	}
 	got, err := Decode(b)
 	var into Event
 	into.Properties = make(Properties, 0, 3)
@@ -274,6 +279,36 @@ func BenchmarkDecodeInto(b *testing.B) {
 	b.SetBytes(int64(len(rec)))
 	for b.Loop() {
 		if err := DecodeInto(&e, rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseFastFirst is Parse's work (decode, normalize, validate) with
+// the fast path first, as Parse would do with decodeUntrusted.
+func BenchmarkParseFastFirst(b *testing.B) {
+	rec := benchEvent(b)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(rec)))
+	for b.Loop() {
+		e, err := decodeUntrusted(rec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		e.Normalize()
+		if err := e.Validate(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseCanonical is Parse on a record in the canonical shape.
+func BenchmarkParseCanonical(b *testing.B) {
+	rec := benchEvent(b)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(rec)))
+	for b.Loop() {
+		if _, err := Parse(rec); err != nil {
 			b.Fatal(err)
 		}
 	}
