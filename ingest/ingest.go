@@ -42,6 +42,11 @@ type Config struct {
 
 	RelayGroup string
 	SinkGroup  string
+	// InstanceID makes the relay and sink static group members
+	// ("<id>-relay", "<id>-sink"): a restarted process (same id) takes its
+	// partitions back at once instead of after the session timeout. Unique
+	// per process, stable across restarts (a StatefulSet pod name).
+	InstanceID string
 	BatchRows  int           // sink
 	FlushEvery time.Duration // sink
 	PIIKey     []byte        // sink: hash e-mail, phone, name
@@ -142,7 +147,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var sk *sink.Sink
 	if cfg.Sink {
 		sk, err = sink.New(sink.Config{
-			Opts: opts("sink"), Group: cfg.SinkGroup, Conn: store.Conn, Database: store.DB,
+			Opts: opts("sink"), Group: cfg.SinkGroup, InstanceID: suffix(cfg.InstanceID, "-sink"), Conn: store.Conn, Database: store.DB,
 			BatchRows: cfg.BatchRows, FlushEvery: cfg.FlushEvery, PIIKey: cfg.PIIKey,
 			Logger: log, Registerer: reg,
 		})
@@ -153,7 +158,7 @@ func Run(ctx context.Context, cfg Config) error {
 		parts = append(parts, sk)
 	}
 	if cfg.Relay {
-		rl, err := relay.New(relay.Config{Opts: opts("relay"), Group: cfg.RelayGroup, Rejects: rejectLog, Logger: log, Registerer: reg})
+		rl, err := relay.New(relay.Config{Opts: opts("relay"), Group: cfg.RelayGroup, InstanceID: suffix(cfg.InstanceID, "-relay"), Rejects: rejectLog, Logger: log, Registerer: reg})
 		if err != nil {
 			return err
 		}
@@ -190,6 +195,13 @@ func Run(ctx context.Context, cfg Config) error {
 	wg.Wait()
 	log.Info("ingest stopped", "error", err)
 	return err
+}
+
+func suffix(id, s string) string {
+	if id == "" {
+		return ""
+	}
+	return id + s
 }
 
 // kgoLogger routes franz-go's logs (warnings and errors) to slog.

@@ -62,6 +62,7 @@ func run(args []string) error {
 	f.Duration(&c.FlushEvery, "flush-every", "CRM_INGEST_FLUSH_EVERY", time.Second, "sink: insert when the oldest batched row is this old")
 	f.String(&c.RelayGroup, "relay-group", "CRM_INGEST_RELAY_GROUP", "crmstream-relay", "relay: consumer group")
 	f.String(&c.SinkGroup, "sink-group", "CRM_INGEST_SINK_GROUP", "crmstream-sink", "sink: consumer group")
+	f.String(&c.InstanceID, "instance-id", "CRM_INGEST_INSTANCE_ID", "", "static consumer-group membership: unique per process, stable across restarts (e.g. the pod name); a restart then takes its partitions back at once")
 	f.Int(&parts, "partitions", "CRM_KAFKA_PARTITIONS", 4, "partitions of topics created when missing")
 	f.Bool(&noCreate, "no-create-topics", "CRM_KAFKA_NO_CREATE_TOPICS", false, "do not create missing topics")
 	logger := f.Log()

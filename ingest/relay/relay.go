@@ -21,6 +21,7 @@ import (
 type Config struct {
 	Opts         []kgo.Opt             // client options: brokers, TLS, SASL, hooks (internal/kafka.Config.Opts)
 	Group        string                // consumer group; default "crmstream-relay"
+	InstanceID   string                // static group membership (group.instance.id); empty = dynamic
 	Topic        string                // raw input; default crm.raw
 	Out          string                // canonical events; default crm.events
 	DLQ          string                // dead letters; default crm.events.dlq
@@ -109,6 +110,9 @@ func New(cfg Config) (*Relay, error) {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 	)
+	if cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(cfg.InstanceID))
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("relay: kafka client: %w", err)

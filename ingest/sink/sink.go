@@ -28,6 +28,7 @@ import (
 type Config struct {
 	Opts          []kgo.Opt             // Kafka client options: brokers, TLS, SASL, hooks
 	Group         string                // consumer group; default "crmstream-sink"
+	InstanceID    string                // static group membership (group.instance.id); empty = dynamic
 	Topic         string                // default crm.events
 	DLQ           string                // default crm.events.dlq
 	Conn          driver.Conn           // required: ClickHouse (chstore.Store.Conn)
@@ -157,6 +158,9 @@ func New(cfg Config) (*Sink, error) {
 		kgo.OnPartitionsRevoked(s.onRevoked),
 		kgo.OnPartitionsLost(s.onLost),
 	)
+	if cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(cfg.InstanceID))
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("sink: kafka client: %w", err)
