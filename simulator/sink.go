@@ -157,17 +157,30 @@ func (s *HTTPSink) post(ctx context.Context, client *http.Client) (collectorAnsw
 		return ans, ctx.Err() == nil, err
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return ans, true, fmt.Errorf("read collector answer: %w", err)
+	}
+	return parseAnswer(resp.StatusCode, body)
+}
+
+// parseAnswer interprets the collector's answer: counts on 200/207/422, a
+// retryable error on 429 and 5xx, a final error otherwise. It never panics,
+// whatever the body.
+func parseAnswer(status int, body []byte) (ans collectorAnswer, retry bool, err error) {
 	switch {
-	case resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusMultiStatus || resp.StatusCode == http.StatusUnprocessableEntity:
+	case status == http.StatusOK || status == http.StatusMultiStatus || status == http.StatusUnprocessableEntity:
 		if err := jsonUnmarshal(body, &ans); err != nil {
-			return ans, false, fmt.Errorf("collector answer: %w", err)
+			return collectorAnswer{}, false, fmt.Errorf("collector answer (status %d): %w", status, err)
+		}
+		if ans.Accepted < 0 {
+			return collectorAnswer{}, false, fmt.Errorf("collector answer: accepted %d", ans.Accepted)
 		}
 		return ans, false, nil
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		return ans, true, fmt.Errorf("collector answered %s", resp.Status)
+	case status == http.StatusTooManyRequests || status >= 500:
+		return ans, true, fmt.Errorf("collector answered %d %s", status, http.StatusText(status))
 	default:
-		return ans, false, fmt.Errorf("collector answered %s: %.200s", resp.Status, body)
+		return ans, false, fmt.Errorf("collector answered %d %s: %.200q", status, http.StatusText(status), body)
 	}
 }
 

@@ -345,3 +345,23 @@ func (t teeTruth) Account(v AccountTruth)    { t[0].Account(v); t[1].Account(v) 
 func (t teeTruth) ChurnRisk(v ChurnRisk)     { t[0].ChurnRisk(v); t[1].ChurnRisk(v) }
 func (t teeTruth) Abandonment(v Abandonment) { t[0].Abandonment(v); t[1].Abandonment(v) }
 func (t teeTruth) Inactivity(v Inactivity)   { t[0].Inactivity(v); t[1].Inactivity(v) }
+
+// FuzzParseAnswer: the collector's answer is network input. Invariant:
+// never panics; a success has non-negative counts; retry only on 429/5xx.
+func FuzzParseAnswer(f *testing.F) {
+	f.Add(200, []byte(`{"accepted":3,"rejected":[]}`))
+	f.Add(207, []byte(`{"accepted":1,"rejected":[{"index":0,"event_id":"x","reason":"type: unknown"}]}`))
+	f.Add(422, []byte(`{"accepted":0,"rejected":[{"index":0}]}`))
+	f.Add(503, []byte(`busy`))
+	f.Add(200, []byte(`{"accepted":-1}`))
+	f.Add(200, []byte(`[1,2`))
+	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		ans, retry, err := parseAnswer(status, body)
+		if err == nil && (ans.Accepted < 0 || retry) {
+			t.Fatalf("success with accepted %d retry %v", ans.Accepted, retry)
+		}
+		if retry && status != 429 && status < 500 {
+			t.Fatalf("retry on status %d", status)
+		}
+	})
+}
