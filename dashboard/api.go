@@ -278,6 +278,9 @@ func parseParams(rt route, r *http.Request, now time.Time) (*call, error) {
 		known[p.name] = p.in == "query"
 	}
 	for k, vs := range q {
+		if k == "" {
+			return nil, badParam("query", "a parameter has an empty name")
+		}
 		if !known[k] {
 			return nil, badParam(k, "unknown parameter")
 		}

@@ -26,7 +26,9 @@
 // given, one property value). Leads enter the cohort of the bucket of their
 // first event in the range; windowFunnel gives each lead the deepest stage it
 // reached in order within the window, and a stage's count is the number of
-// leads at that level or deeper.
+// leads at that level or deeper. Only events of the stages' types are read
+// (PREWHERE), so first-touch source and campaign are those of the first
+// funnel event.
 //
 // # Concurrency
 //

@@ -55,12 +55,28 @@ func (f funnelQuery) toSQL() (string, []any) {
 			}
 		}
 	}
-	q.add(") AS level FROM "+table(f.db, "events")+" WHERE occurred_at >= ? AND occurred_at < ? AND lead_id != ''", r.From, r.To)
+	// PREWHERE on the stage types: rows of other types never have their
+	// (wide) properties read.
+	q.add(") AS level FROM "+table(f.db, "events")+" PREWHERE has(?, type) WHERE occurred_at >= ? AND occurred_at < ? AND lead_id != ''", stageTypes(r.Stages), r.From, r.To)
 	if r.Owner != "" {
 		q.add(" AND owner_id = ?", r.Owner)
 	}
 	q.add(" GROUP BY lead_id) GROUP BY bucket, grp ORDER BY bucket, grp")
 	return q.done()
+}
+
+func stageTypes(stages []Stage) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range stages {
+		for _, m := range s.Match {
+			if !seen[m.Type] {
+				seen[m.Type] = true
+				out = append(out, m.Type)
+			}
+		}
+	}
+	return out
 }
 
 const leadCols = "lead_id, account_id, owner_id, event_time, score, probability, tier, model_version, reasons, converted"

@@ -22,13 +22,13 @@ func TestToSQL(t *testing.T) {
 		{"funnel", funnelQuery{"crm", FunnelRequest{From: t0, To: t1, Bucket: Hour, Stages: two, Window: 24 * time.Hour}},
 			"SELECT bucket, grp, countIf(level >= 1), countIf(level >= 2) FROM (SELECT lead_id, toStartOfHour(min(occurred_at)) AS bucket, '' AS grp, " +
 				"windowFunnel(?)(occurred_at, type = ?, (type = ? AND visitParamExtractString(properties, ?) = ?) OR type = ?) AS level " +
-				"FROM `crm`.events WHERE occurred_at >= ? AND occurred_at < ? AND lead_id != '' GROUP BY lead_id) GROUP BY bucket, grp ORDER BY bucket, grp",
-			[]any{int64(86400), "page_view", "lead_qualified", "stage", "mql", "form_submit", t0, t1}},
+				"FROM `crm`.events PREWHERE has(?, type) WHERE occurred_at >= ? AND occurred_at < ? AND lead_id != '' GROUP BY lead_id) GROUP BY bucket, grp ORDER BY bucket, grp",
+			[]any{int64(86400), "page_view", "lead_qualified", "stage", "mql", "form_submit", []string{"page_view", "lead_qualified", "form_submit"}, t0, t1}},
 		{"funnel by owner, scoped", funnelQuery{"crm", FunnelRequest{From: t0, To: t1, Bucket: Day, GroupBy: ByOwner, Stages: two[:1], Window: time.Hour, Owner: "rep-1"}},
 			"SELECT bucket, grp, countIf(level >= 1) FROM (SELECT lead_id, toStartOfDay(min(occurred_at)) AS bucket, argMaxIf(owner_id, occurred_at, owner_id != '') AS grp, " +
-				"windowFunnel(?)(occurred_at, type = ?) AS level FROM `crm`.events WHERE occurred_at >= ? AND occurred_at < ? AND lead_id != '' AND owner_id = ? " +
+				"windowFunnel(?)(occurred_at, type = ?) AS level FROM `crm`.events PREWHERE has(?, type) WHERE occurred_at >= ? AND occurred_at < ? AND lead_id != '' AND owner_id = ? " +
 				"GROUP BY lead_id) GROUP BY bucket, grp ORDER BY bucket, grp",
-			[]any{int64(3600), "page_view", t0, t1, "rep-1"}},
+			[]any{int64(3600), "page_view", []string{"page_view"}, t0, t1, "rep-1"}},
 		{"hot leads", hotLeadsQuery{"crm", HotLeadsRequest{Limit: 25}},
 			"SELECT lead_id FROM `crm`.lead_current FINAL WHERE converted = 0 ORDER BY score DESC, event_time DESC, lead_id LIMIT ?, ?",
 			[]any{0, 26}},
