@@ -71,6 +71,9 @@ func (s *FileSink) Close() error {
 // 429 and network errors are retried with backoff, other answers are errors.
 type HTTPSink struct {
 	URL     string        // e.g. http://127.0.0.1:8081/v1/events
+	// WriteKey is sent as X-Write-Key when set (collectors with write keys
+	// answer 401 without one).
+	WriteKey string
 	Client  *http.Client  // default: 10 s timeout
 	Gzip    bool          // compress bodies
 	Retries int           // attempts after the first; default 5
@@ -151,6 +154,9 @@ func (s *HTTPSink) post(ctx context.Context, client *http.Client) (collectorAnsw
 	req.Header.Set("Content-Type", "application/x-ndjson")
 	if s.Gzip {
 		req.Header.Set("Content-Encoding", "gzip")
+	}
+	if s.WriteKey != "" {
+		req.Header.Set("X-Write-Key", s.WriteKey)
 	}
 	resp, err := client.Do(req)
 	if err != nil {

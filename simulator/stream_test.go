@@ -192,7 +192,7 @@ func TestHTTPSink(t *testing.T) {
 	var lines atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := calls.Add(1)
-		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/x-ndjson" {
+		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/x-ndjson" || r.Header.Get("X-Write-Key") != "k1" {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}
@@ -231,7 +231,7 @@ func TestHTTPSink(t *testing.T) {
 	cfg := smallConfig(37)
 	cfg.Leads, cfg.Accounts, cfg.MalformedRate = 30, 2, 0.05
 	g, _ := New(cfg, nil)
-	sink := &HTTPSink{URL: srv.URL + "/v1/events", Gzip: true, Backoff: time.Millisecond}
+	sink := &HTTPSink{URL: srv.URL + "/v1/events", Gzip: true, Backoff: time.Millisecond, WriteKey: "k1"}
 	st, err := (&Runner{Stream: NewStream(g), Sink: sink, BatchSize: 200}).Run(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -49,6 +49,7 @@ type config struct {
 	out        string
 	truthDir   string
 	httpURL    string
+	writeKey   string
 	gzip       bool
 	brokers    string
 	topic      string
@@ -117,6 +118,7 @@ func parse(args []string) (config, error) {
 	fs.StringVar(&c.truthDir, "truth", env("CRM_SIM_TRUTH", ""), "write the ground truth (NDJSON files) into this directory [CRM_SIM_TRUTH]")
 	fs.StringVar(&c.httpURL, "http", env("CRM_INGEST_URL", ""), "POST batches to this collector URL, e.g. http://127.0.0.1:8081/v1/events [CRM_INGEST_URL]")
 	fs.BoolVar(&c.gzip, "gzip", false, "gzip HTTP bodies")
+	fs.StringVar(&c.writeKey, "write-key", "", "collector write key, sent as X-Write-Key [CRM_SIM_WRITE_KEY]")
 	fs.StringVar(&c.brokers, "kafka", env("CRM_KAFKA_BROKERS", ""), "produce to these Kafka brokers (comma-separated) [CRM_KAFKA_BROKERS]")
 	fs.StringVar(&c.topic, "topic", env("CRM_SIM_TOPIC", "crm.raw"), "Kafka topic [CRM_SIM_TOPIC]")
 	fs.Float64Var(&c.rate, "rate", envFloat("CRM_SIM_RATE", 0), "records per second; 0 = as fast as possible [CRM_SIM_RATE]")
@@ -130,6 +132,9 @@ func parse(args []string) (config, error) {
 		return c, err
 	}
 	c.sim.Seed = *seed
+	if c.writeKey == "" {
+		c.writeKey = os.Getenv("CRM_SIM_WRITE_KEY") // a secret: not shown as a flag default
+	}
 	if v := os.Getenv("CRM_SIM_FLOW_TIMEOUT"); v != "" && !isSet(fs, "flow-timeout") {
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -260,7 +265,7 @@ func run(args []string) error {
 func (c *config) sink() (simulator.Sink, error) {
 	switch {
 	case c.httpURL != "":
-		return &simulator.HTTPSink{URL: c.httpURL, Gzip: c.gzip}, nil
+		return &simulator.HTTPSink{URL: c.httpURL, Gzip: c.gzip, WriteKey: c.writeKey}, nil
 	case c.brokers != "":
 		return simulator.NewKafkaSink(c.topic,
 			kgo.SeedBrokers(strings.Split(c.brokers, ",")...),
