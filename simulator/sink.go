@@ -70,14 +70,14 @@ func (s *FileSink) Close() error {
 // collector rejected some records, as it should the malformed ones); 5xx,
 // 429 and network errors are retried with backoff, other answers are errors.
 type HTTPSink struct {
-	URL     string        // e.g. http://127.0.0.1:8081/v1/events
+	URL string // e.g. http://127.0.0.1:8081/v1/events
 	// WriteKey is sent as X-Write-Key when set (collectors with write keys
 	// answer 401 without one).
 	WriteKey string
-	Client  *http.Client  // default: 10 s timeout
-	Gzip    bool          // compress bodies
-	Retries int           // attempts after the first; default 5
-	Backoff time.Duration // first retry delay, doubled each time; default 200 ms
+	Client   *http.Client  // default: 10 s timeout
+	Gzip     bool          // compress bodies
+	Retries  int           // attempts after the first; default 5
+	Backoff  time.Duration // first retry delay, doubled each time; default 200 ms
 	// Rejected counts the records the collector rejected (from its answer).
 	Rejected int
 	// Accepted counts the records the collector accepted.
