@@ -1,0 +1,97 @@
+// Command scorer consumes crm.events in the consumer group
+// "crmstream-scorer", keeps per-lead and per-account state in event-time
+// windows, writes lead and churn scores, alerts and late events to
+// ClickHouse, and checkpoints its state to the compacted topic
+// crm.scorer.changelog. Metrics, /healthz and /readyz on 127.0.0.1:8082.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/crmstream/crmstream/internal/cli"
+	"github.com/crmstream/crmstream/internal/service"
+	"github.com/crmstream/crmstream/scorer"
+	"github.com/crmstream/crmstream/windows"
+)
+
+const examples = `  scorer                                   # against make up's Kafka and ClickHouse
+  CRM_KAFKA_BROKERS=k1:9092 CRM_CLICKHOUSE_ADDR=ch:9000 scorer --lateness 10m
+  scorer --mode backfill --group replay-2025 # replay history: time follows the data only
+  scorer --validate                        # print the effective settings and exit
+  curl -s http://127.0.0.1:8082/metrics | grep crmstream_scorer_`
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, cli.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "scorer:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	var (
+		c     scorer.ServeConfig
+		web   cli.HTTP
+		mode  string
+		parts int
+	)
+	s := &c.Service
+	f := cli.New("scorer", "the stream scorer: a consumer group on crm.events that scores leads and accounts in event-time windows, raises alerts, and writes scores, alerts and late events to ClickHouse; state survives restarts and rebalances through the compacted changelog topic.", examples)
+	f.HTTP(&web, "127.0.0.1:8082")
+	f.Kafka(&s.Kafka)
+	f.ClickHouse(&c.ClickHouse)
+	f.String(&s.Group, "group", "CRM_SCORER_GROUP", "crmstream-scorer", "consumer group (instances with the same group share the partitions)")
+	f.String(&s.Topic, "topic", "CRM_SCORER_TOPIC", "crm.events", "input topic of canonical events")
+	f.String(&s.Changelog, "changelog", "CRM_SCORER_CHANGELOG", "crm.scorer.changelog", "compacted topic holding the checkpointed state")
+	f.String(&mode, "mode", "CRM_SCORER_MODE", "live", "live (idle partitions follow the wall clock) or backfill (time follows the data only)")
+	f.Duration(&s.Windows.Lateness, "lateness", "CRM_SCORER_LATENESS", 5*time.Minute, "allowed lateness: older events go to crm.late_events")
+	f.Duration(&s.Windows.IdleAfter, "idle-after", "CRM_SCORER_IDLE_AFTER", 3*time.Second, "live: quiet time after which a partition's watermark follows the wall clock")
+	f.Duration(&s.Windows.KeyTTL, "key-ttl", "CRM_SCORER_KEY_TTL", 90*24*time.Hour, "evict a key with no event for this long in event time (0: never)")
+	f.Duration(&s.FlushInterval, "flush-interval", "CRM_SCORER_FLUSH_INTERVAL", time.Second, "write rows, checkpoint and commit at least this often")
+	f.Int(&s.FlushRows, "flush-rows", "CRM_SCORER_FLUSH_ROWS", 5000, "…or when a partition has this many rows pending")
+	f.Duration(&s.Rescore, "rescore", "CRM_SCORER_RESCORE", 24*time.Hour, "re-score a key this long after its newest activity, daily while it matters (negative: off)")
+	f.Bool(&s.Features, "features", "CRM_SCORER_FEATURES", true, "write the feature vector of every score to crm.features")
+	f.Bool(&c.Alerts, "alerts", "CRM_SCORER_ALERTS", true, "run the alert rules and publish alerts to ClickHouse and crm.alerts")
+	f.Int(&parts, "partitions", "CRM_KAFKA_PARTITIONS", 4, "partitions of topics created when missing")
+	f.Bool(&c.NoCreate, "no-create-topics", "CRM_KAFKA_NO_CREATE_TOPICS", false, "do not create missing topics")
+	logger := f.Log()
+	if err := f.Parse(args, os.Getenv); err != nil {
+		return err
+	}
+	var errs []error
+	switch mode {
+	case "live":
+		s.Windows.Mode = windows.Live
+	case "backfill":
+		s.Windows.Mode = windows.Backfill
+	default:
+		errs = append(errs, fmt.Errorf("--mode %q: want live or backfill", mode))
+	}
+	if parts <= 0 {
+		errs = append(errs, fmt.Errorf("--partitions %d: want at least 1", parts))
+	}
+	if err := errors.Join(append(errs, s.Validate(), c.ClickHouse.Validate())...); err != nil {
+		return err
+	}
+	if f.ValidateOnly() {
+		for _, line := range f.Settings() {
+			fmt.Println(line)
+		}
+		return nil
+	}
+	c.HTTPAddr, c.CertFile, c.KeyFile = web.Addr, web.CertFile, web.KeyFile
+	c.Partitions = int32(parts)
+	c.Logger = logger()
+	c.Registry = service.NewRegistry()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return scorer.Serve(ctx, c)
+}
