@@ -2,10 +2,10 @@ package scorer
 
 import (
 	"context"
-	"log/slog"
-	"os"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"testing"
 	"time"
