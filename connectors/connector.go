@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -61,11 +60,6 @@ func (e *AuthError) Error() string { return "unauthorized: " + e.Reason }
 func authErr(format string, args ...any) error {
 	return &AuthError{Reason: fmt.Sprintf(format, args...)}
 }
-
-// ErrUnsupported is wrapped by Map errors for payloads of a shape the
-// adapter does not read at all (for example a Pipedrive v1 body sent to a
-// v2-only endpoint).
-var ErrUnsupported = errors.New("unsupported payload")
 
 // PayloadError is a body that could not be read at all: the handler answers
 // 400 with Reason.

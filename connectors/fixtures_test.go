@@ -106,6 +106,10 @@ func TestFixtures(t *testing.T) {
 			rejects: []wantReject{{0, "without a status (won/lost) or stage_id change"}},
 		},
 		{
+			fixture: "pipedrive/v1_deleted_person.json",
+			rejects: []wantReject{{0, "person delete events are not mapped"}},
+		},
+		{
 			fixture: "zoho/leads_update.json",
 			events: []want{{typ: event.LeadUpdated, lead: "zoho:6756839000000575405", at: "2025-06-16T19:37:19.787Z",
 				props:   map[string]string{"module": "Leads", "operation": "update"},

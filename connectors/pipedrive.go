@@ -113,6 +113,10 @@ func (p *Pipedrive) Map(body []byte) ([]event.Event, []Reject, error) {
 	str := func(k string) string { return jsonString(cur[k]) }
 	id := firstNonEmpty(jsonString(b.Meta.EntityID), str("id"), jsonString(b.Meta.ID))
 	ref := object + ":" + id
+	if action == "delete" || action == "merged" {
+		c.reject(0, ref, "%s %s events are not mapped", object, action)
+		return nil, c.rejects, nil
+	}
 	if cur == nil {
 		c.reject(0, ref, "%s %s has no current/data record", object, action)
 		return nil, c.rejects, nil
