@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -338,8 +339,12 @@ func TestKEDAComponent(t *testing.T) {
 	if md["topic"] != "crm.events" || so.Spec.MinReplicaCount < 1 || so.Spec.MaxReplicaCount < so.Spec.MinReplicaCount {
 		t.Errorf("trigger topic %q replicas %d..%d", md["topic"], so.Spec.MinReplicaCount, so.Spec.MaxReplicaCount)
 	}
-	// The brokers it watches are the ones the services use.
+	// The brokers it watches are the ones the services use, and it never
+	// runs more scorers than crm.events has partitions.
 	_, m := load(t, "k8s/base")
+	if parts, err := strconv.Atoi(m.configMaps[0].Data["CRM_KAFKA_PARTITIONS"]); err != nil || so.Spec.MaxReplicaCount > parts {
+		t.Errorf("maxReplicaCount %d with CRM_KAFKA_PARTITIONS %q: idle scorers", so.Spec.MaxReplicaCount, m.configMaps[0].Data["CRM_KAFKA_PARTITIONS"])
+	}
 	if m.configMaps[0].Data["CRM_KAFKA_BROKERS"] != md["bootstrapServers"] {
 		t.Errorf("KEDA watches %q, the services use %q", md["bootstrapServers"], m.configMaps[0].Data["CRM_KAFKA_BROKERS"])
 	}
