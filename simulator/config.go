@@ -12,20 +12,22 @@ type Config struct {
 	// Seed makes the stream reproducible: the same Config gives the same
 	// events, byte for byte, and the same ground truth.
 	Seed uint64
-	// Leads is how many leads arrive, uniformly over Span (batch mode).
-	// Default 2000. Ignored when LeadsPerHour > 0.
+	// Leads is how many leads arrive, uniformly over Span (batch mode) or
+	// over Ramp (live mode: the leads already there). Default 2000.
 	Leads int
-	// LeadsPerHour, when > 0, makes leads arrive as an endless Poisson stream
-	// at this rate (live mode); the stream then ends only with its context.
+	// LeadsPerHour, when > 0, is live mode: after Ramp, leads keep arriving
+	// as an endless Poisson stream at this rate, and the stream ends only
+	// with its context.
 	LeadsPerHour float64
 	// Accounts is how many paying customer accounts exist. Default 300.
 	// 70 % are customers when the stream starts, the rest sign up during
 	// the first half of Span.
 	Accounts int
-	// AccountRamp is how long after Start the accounts that are customers
-	// already come into view (their subscription_started is replayed then).
-	// Default 2 days; live mode sets it to the backfill.
-	AccountRamp time.Duration
+	// Ramp is how long after Start the population already there comes into
+	// view: accounts that are customers already (their subscription_started
+	// is replayed then) and, in live mode, the Leads initial leads. Default
+	// 2 days; the simulator command sets it to the live backfill.
+	Ramp time.Duration
 	// Reps is the number of sales reps (owner_id rep-01 …). Default 8.
 	Reps int
 	// Start is the event time at which the stream begins. Default
@@ -82,7 +84,7 @@ func DefaultConfig() Config {
 		Seed:               1,
 		Leads:              2000,
 		Accounts:           300,
-		AccountRamp:        2 * 24 * time.Hour,
+		Ramp:               2 * 24 * time.Hour,
 		Reps:               8,
 		Start:              time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC),
 		Span:               240 * 24 * time.Hour,
@@ -109,8 +111,8 @@ func (c Config) Validate() error {
 	if c.LeadsPerHour < 0 {
 		errs = append(errs, fmt.Errorf("leads per hour %v must not be negative", c.LeadsPerHour))
 	}
-	if c.AccountRamp < time.Second {
-		errs = append(errs, fmt.Errorf("account ramp %v must be at least 1s", c.AccountRamp))
+	if c.Ramp < time.Second {
+		errs = append(errs, fmt.Errorf("ramp %v must be at least 1s", c.Ramp))
 	}
 	if c.Reps < 1 || c.Reps > 99 {
 		errs = append(errs, fmt.Errorf("reps %d must be in 1..99", c.Reps))

@@ -120,23 +120,29 @@ func New(cfg Config, truth Truth) (*Generator, error) {
 	}
 	g := &Generator{w: w}
 	ar := newRNG(cfg.Seed, 1<<62)
+	spread := cfg.Span
 	if cfg.LeadsPerHour > 0 {
-		g.arrivals = &poissonArrivals{r: ar, next: cfg.Start, meanGap: float64(time.Hour) / cfg.LeadsPerHour}
-		g.arrivals.(*poissonArrivals).advance()
-	} else {
-		times := make([]time.Time, cfg.Leads)
-		for i := range times {
-			times[i] = cfg.Start.Add(time.Duration(ar.Int64N(int64(cfg.Span)))).Truncate(time.Millisecond)
-		}
-		sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
-		g.arrivals = &fixedArrivals{times: times}
+		spread = cfg.Ramp
+	}
+	times := make([]time.Time, cfg.Leads)
+	for i := range times {
+		times[i] = cfg.Start.Add(time.Duration(ar.Int64N(int64(spread)))).Truncate(time.Millisecond)
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
+	fixed := &fixedArrivals{times: times}
+	g.arrivals = fixed
+	if cfg.LeadsPerHour > 0 {
+		// Live: the initial leads over the ramp, then an endless stream.
+		p := &poissonArrivals{r: ar, next: cfg.Start.Add(cfg.Ramp), meanGap: float64(time.Hour) / cfg.LeadsPerHour, n: cfg.Leads}
+		p.advance()
+		g.arrivals = &chainArrivals{first: fixed, then: p}
 	}
 	// 70 % of accounts are customers when the stream starts; the rest sign
 	// up over the first half of the span.
 	for i := range cfg.Accounts {
 		a := accountArrival{idx: i, existing: ar.bernoulli(0.7)}
 		if a.existing {
-			a.at = cfg.Start.Add(time.Duration(ar.Int64N(int64(cfg.AccountRamp))))
+			a.at = cfg.Start.Add(time.Duration(ar.Int64N(int64(cfg.Ramp))))
 		} else {
 			half := min(cfg.Span/2, 120*day)
 			a.at = cfg.Start.Add(time.Duration(ar.Int64N(int64(half))))
@@ -324,7 +330,30 @@ func (a *fixedArrivals) peek() (time.Time, bool) {
 func (a *fixedArrivals) pop() int { a.i++; return a.i - 1 }
 func (a *fixedArrivals) stop()    { a.i = len(a.times) }
 
-// poissonArrivals is the endless arrival stream of live mode.
+// chainArrivals yields first's arrivals, then then's.
+type chainArrivals struct {
+	first *fixedArrivals
+	then  *poissonArrivals
+}
+
+func (a *chainArrivals) peek() (time.Time, bool) {
+	if t, ok := a.first.peek(); ok {
+		return t, true
+	}
+	return a.then.peek()
+}
+
+func (a *chainArrivals) pop() int {
+	if _, ok := a.first.peek(); ok {
+		return a.first.pop()
+	}
+	return a.then.pop()
+}
+
+func (a *chainArrivals) stop() { a.first.stop(); a.then.stop() }
+
+// poissonArrivals is the endless arrival stream of live mode; indexes
+// continue from n.
 type poissonArrivals struct {
 	r       rng
 	next    time.Time

@@ -409,3 +409,40 @@ func TestNoLabelLeakage(t *testing.T) {
 	}
 	t.Logf("leakage z = %.2f", z)
 }
+
+// TestLiveArrivals: live mode replays the initial leads over the ramp, then
+// keeps new leads coming at the configured rate, without end.
+func TestLiveArrivals(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Leads, cfg.Accounts, cfg.LeadsPerHour, cfg.Ramp = 30, 3, 60, time.Hour
+	g, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !g.End().IsZero() {
+		t.Fatalf("live stream has an end: %v", g.End())
+	}
+	created := map[string]time.Time{}
+	var e event.Event
+	limit := cfg.Start.Add(cfg.Ramp + 10*time.Hour)
+	for g.Next(&e) && e.OccurredAt.Before(limit) {
+		if e.Type == event.LeadCreated {
+			created[e.LeadID] = e.OccurredAt
+		}
+	}
+	initial, later := 0, 0
+	for _, at := range created {
+		if at.Before(cfg.Start.Add(cfg.Ramp)) {
+			initial++
+		} else {
+			later++
+		}
+	}
+	if initial != cfg.Leads {
+		t.Errorf("%d leads during the ramp, want %d", initial, cfg.Leads)
+	}
+	// 10 hours at 60 an hour: 600 ± 4σ.
+	if later < 500 || later > 700 {
+		t.Errorf("%d leads in 10 live hours, want about 600", later)
+	}
+}

@@ -56,7 +56,7 @@ type Stats struct {
 // Run delivers until the stream ends, Limit is reached, the context is
 // cancelled (returns ctx.Err()) or the sink fails. It does not close the
 // sink.
-func (r *Runner) Run(ctx context.Context) (Stats, error) {
+func (r *Runner) Run(ctx context.Context) (st Stats, err error) {
 	if r.Stream == nil || r.Sink == nil {
 		return Stats{}, errors.New("runner needs a stream and a sink")
 	}
@@ -94,8 +94,9 @@ func (r *Runner) Run(ctx context.Context) (Stats, error) {
 		}
 	}
 
-	st := Stats{ByKind: map[string]int64{}}
+	st = Stats{ByKind: map[string]int64{}}
 	start := now()
+	defer func() { st.Elapsed = now().Sub(start) }()
 	batch := make([]Record, 0, batchSize)
 	batchStart := start
 	lastLog := start
@@ -169,9 +170,8 @@ func (r *Runner) Run(ctx context.Context) (Stats, error) {
 			log.Info("progress", "records", st.Records+int64(len(batch)), "event_time", rec.Time)
 		}
 	}
-	err := flush()
-	st.Elapsed = now().Sub(start)
-	log.Info("done", "records", st.Records, "elapsed", st.Elapsed)
+	err = flush()
+	log.Info("done", "records", st.Records, "elapsed", now().Sub(start))
 	return st, err
 }
 

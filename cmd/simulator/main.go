@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -17,56 +16,56 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/crmstream/crmstream/internal/cli"
+	"github.com/crmstream/crmstream/internal/kafka"
 	"github.com/crmstream/crmstream/simulator"
 )
 
-const usage = `simulator: synthetic CRM event streams driven by hidden intent (leads) and
-health (accounts), with the ground truth written alongside.
-
-Usage:
-  simulator [flags]
-
-Examples:
-  # 240 days of 2,000 leads and 300 accounts to a file, truth beside it
+const (
+	summary = `synthetic CRM event streams driven by hidden intent (leads) and health
+(accounts), with the ground truth (true conversion and churn probabilities, outcomes, abandonment
+and inactivity episodes) written alongside. Batch mode covers --span of event time as fast as
+--rate allows; live mode (--live) starts --backfill before now, then follows the wall clock with
+new leads arriving at --leads-per-hour.`
+	examples = `  # 240 days of 2,000 leads and 300 accounts to a file, truth beside it
   simulator --out artifacts/sim/events.ndjson --truth artifacts/sim/truth
 
-  # the same stream into the local collector, 5,000 events/s, with noise
-  simulator --http http://127.0.0.1:8081/v1/events --rate 5000 \
-      --out-of-order 0.01 --duplicates 0.005 --malformed 0.001
+  # the same stream into the local collector at 5,000 events/s, with delivery noise
+  simulator --to collector --rate 5000 --out-of-order 0.01 --duplicates 0.005 --malformed 0.001
 
-  # straight into Kafka (raw topic, ingest validates it)
-  simulator --kafka 127.0.0.1:9092 --topic crm.raw
+  # straight into Kafka (the raw topic; ingest validates it)
+  simulator --to kafka --kafka-brokers 127.0.0.1:9092 --topic crm.raw
 
-  # live demo: an hour of backfill, then new leads arriving in real time
-  simulator --live --leads-per-hour 120 --backfill 1h --http http://127.0.0.1:8081/v1/events
+  # live demo: 400 leads over the last hour, then 120 new leads an hour, in real time
+  simulator --live --to collector --collector http://127.0.0.1:8081/v1/events --leads 400 --accounts 80 --rate 200`
+)
 
-Flags (environment variable in brackets):
-`
-
-// config is everything the command needs, from flags and CRM_* variables.
+// config is everything the command needs, from flags, CRM_* variables and
+// an optional YAML file.
 type config struct {
-	sim        simulator.Config
-	out        string
-	truthDir   string
-	httpURL    string
-	writeKey   string
-	gzip       bool
-	brokers    string
-	topic      string
-	rate       float64
-	live       bool
-	backfill   time.Duration
-	limit      int64
-	batch      int
-	logLevel   string
-	start      string
-	span       string
-	flowTimout time.Duration
+	sim       simulator.Config
+	seed      int
+	start     string
+	span      string
+	to        string
+	out       string
+	truthDir  string
+	collector string
+	httpURL   string // deprecated alias of collector
+	writeKey  string
+	gzip      bool
+	kafka     kafka.Config
+	topic     string
+	rate      float64
+	live      bool
+	backfill  time.Duration
+	limit     int
+	batch     int
 }
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+	if err := run(os.Args[1:], os.Getenv); err != nil {
+		if errors.Is(err, cli.ErrHelp) {
 			os.Exit(0)
 		}
 		fmt.Fprintln(os.Stderr, "simulator:", err)
@@ -74,119 +73,92 @@ func main() {
 	}
 }
 
-func env(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok {
-		return v
-	}
-	return def
-}
-
-func envFloat(name string, def float64) float64 {
-	if v, err := strconv.ParseFloat(os.Getenv(name), 64); err == nil {
-		return v
-	}
-	return def
-}
-
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
-		return v
-	}
-	return def
-}
-
-func parse(args []string) (config, error) {
+func parse(args []string, getenv func(string) string) (config, *cli.Flags, func() *slog.Logger, error) {
 	c := config{sim: simulator.DefaultConfig()}
-	fs := flag.NewFlagSet("simulator", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usage)
-		fs.PrintDefaults()
+	d := c.sim
+	f := cli.New("simulator", summary, examples)
+	f.Int(&c.seed, "seed", "CRM_SIM_SEED", 1, "random seed: the same seed gives the same stream and truth")
+	f.Int(&c.sim.Leads, "leads", "CRM_SIM_LEADS", d.Leads, "leads: arriving over --span (batch), or over --backfill (live)")
+	f.Int(&c.sim.Accounts, "accounts", "CRM_SIM_ACCOUNTS", d.Accounts, "customer accounts")
+	f.Int(&c.sim.Reps, "reps", "CRM_SIM_REPS", d.Reps, "sales reps (owner_id rep-01 …)")
+	f.String(&c.start, "start", "CRM_SIM_START", d.Start.Format(time.RFC3339), "event time of the first day, RFC 3339 (batch mode)")
+	f.String(&c.span, "span", "CRM_SIM_SPAN", "240d", "event time covered in batch mode: days (240d) or a Go duration (36h)")
+	f.String(&c.sim.IDPrefix, "id-prefix", "CRM_SIM_ID_PREFIX", d.IDPrefix, "prefix of every generated id; change it to keep runs apart")
+	f.Duration(&c.sim.DefaultFlowTimeout, "flow-timeout", "CRM_SIM_FLOW_TIMEOUT", d.DefaultFlowTimeout, "abandonment timeout of flows, for the truth (match the alert detector)")
+	f.Float(&c.sim.OutOfOrderRate, "out-of-order", "CRM_SIM_OUT_OF_ORDER", 0, "fraction of events delivered late")
+	f.Duration(&c.sim.MaxLateness, "max-lateness", "CRM_SIM_MAX_LATENESS", d.MaxLateness, "largest delivery delay of a late event")
+	f.Float(&c.sim.DuplicateRate, "duplicates", "CRM_SIM_DUPLICATES", 0, "fraction of events delivered twice (same event_id)")
+	f.Float(&c.sim.MalformedRate, "malformed", "CRM_SIM_MALFORMED", 0, "junk records injected per event (ingest must reject them)")
+	f.String(&c.to, "to", "CRM_SIM_TO", "file", "output: file, collector or kafka")
+	f.String(&c.out, "out", "CRM_SIM_OUT", "-", "file output: NDJSON path, - for stdout")
+	f.String(&c.truthDir, "truth", "CRM_SIM_TRUTH", "", "write the ground truth (NDJSON files) into this directory")
+	f.String(&c.collector, "collector", "CRM_INGEST_URL", "http://127.0.0.1:8081/v1/events", "collector output: the POST /v1/events URL")
+	f.String(&c.httpURL, "http", "", "", "same as --to collector --collector URL")
+	f.Secret(&c.writeKey, "write-key", "CRM_SIM_WRITE_KEY", "collector write key, sent as X-Write-Key")
+	f.Bool(&c.gzip, "gzip", "CRM_SIM_GZIP", false, "gzip collector request bodies")
+	f.Kafka(&c.kafka)
+	f.String(&c.topic, "topic", "CRM_SIM_TOPIC", "crm.raw", "kafka output: topic (crm.raw is validated by ingest; crm.events skips it)")
+	f.Float(&c.rate, "rate", "CRM_SIM_RATE", 0, "records per second; 0 = as fast as the output takes them")
+	f.Bool(&c.live, "live", "CRM_SIM_LIVE", false, "live mode: event time follows the wall clock; leads keep arriving")
+	f.Float(&c.sim.LeadsPerHour, "leads-per-hour", "CRM_SIM_LEADS_PER_HOUR", 120, "live mode: new leads per hour after the backfill")
+	f.Duration(&c.backfill, "backfill", "CRM_SIM_BACKFILL", time.Hour, "live mode: start this long before now; the backfill goes out at once (within --rate)")
+	f.Int(&c.limit, "limit", "CRM_SIM_LIMIT", 0, "stop after this many records; 0 = the stream's end (never, live)")
+	f.Int(&c.batch, "batch", "CRM_SIM_BATCH", 500, "records per write")
+	newLogger := f.Log()
+	if err := f.Parse(args, getenv); err != nil {
+		return c, f, nil, err
 	}
-	seed := fs.Uint64("seed", uint64(envInt("CRM_SIM_SEED", 1)), "random seed; same seed, same stream [CRM_SIM_SEED]")
-	fs.IntVar(&c.sim.Leads, "leads", envInt("CRM_SIM_LEADS", c.sim.Leads), "leads arriving over the span (batch mode) [CRM_SIM_LEADS]")
-	fs.IntVar(&c.sim.Accounts, "accounts", envInt("CRM_SIM_ACCOUNTS", c.sim.Accounts), "customer accounts [CRM_SIM_ACCOUNTS]")
-	fs.IntVar(&c.sim.Reps, "reps", envInt("CRM_SIM_REPS", c.sim.Reps), "sales reps (owner_id rep-01…) [CRM_SIM_REPS]")
-	fs.StringVar(&c.start, "start", env("CRM_SIM_START", c.sim.Start.Format(time.RFC3339)), "event time of the first day, RFC 3339 (ignored with --live) [CRM_SIM_START]")
-	fs.StringVar(&c.span, "span", env("CRM_SIM_SPAN", "240d"), "event time covered, e.g. 240d or 36h [CRM_SIM_SPAN]")
-	fs.StringVar(&c.sim.IDPrefix, "id-prefix", env("CRM_SIM_ID_PREFIX", c.sim.IDPrefix), "prefix of every generated id [CRM_SIM_ID_PREFIX]")
-	fs.DurationVar(&c.flowTimout, "flow-timeout", c.sim.DefaultFlowTimeout, "abandonment timeout of flows, for the truth [CRM_SIM_FLOW_TIMEOUT]")
-	fs.Float64Var(&c.sim.OutOfOrderRate, "out-of-order", envFloat("CRM_SIM_OUT_OF_ORDER", 0), "fraction of events delivered late [CRM_SIM_OUT_OF_ORDER]")
-	fs.DurationVar(&c.sim.MaxLateness, "max-lateness", c.sim.MaxLateness, "largest delivery delay of a late event")
-	fs.Float64Var(&c.sim.DuplicateRate, "duplicates", envFloat("CRM_SIM_DUPLICATES", 0), "fraction of events delivered twice [CRM_SIM_DUPLICATES]")
-	fs.Float64Var(&c.sim.MalformedRate, "malformed", envFloat("CRM_SIM_MALFORMED", 0), "junk records injected per event [CRM_SIM_MALFORMED]")
-	fs.StringVar(&c.out, "out", env("CRM_SIM_OUT", ""), "write NDJSON to this file (- for stdout; the default when no other output is set) [CRM_SIM_OUT]")
-	fs.StringVar(&c.truthDir, "truth", env("CRM_SIM_TRUTH", ""), "write the ground truth (NDJSON files) into this directory [CRM_SIM_TRUTH]")
-	fs.StringVar(&c.httpURL, "http", env("CRM_INGEST_URL", ""), "POST batches to this collector URL, e.g. http://127.0.0.1:8081/v1/events [CRM_INGEST_URL]")
-	fs.BoolVar(&c.gzip, "gzip", false, "gzip HTTP bodies")
-	fs.StringVar(&c.writeKey, "write-key", "", "collector write key, sent as X-Write-Key [CRM_SIM_WRITE_KEY]")
-	fs.StringVar(&c.brokers, "kafka", env("CRM_KAFKA_BROKERS", ""), "produce to these Kafka brokers (comma-separated) [CRM_KAFKA_BROKERS]")
-	fs.StringVar(&c.topic, "topic", env("CRM_SIM_TOPIC", "crm.raw"), "Kafka topic [CRM_SIM_TOPIC]")
-	fs.Float64Var(&c.rate, "rate", envFloat("CRM_SIM_RATE", 0), "records per second; 0 = as fast as possible [CRM_SIM_RATE]")
-	fs.BoolVar(&c.live, "live", env("CRM_SIM_LIVE", "") == "1", "live mode: event time follows the wall clock, leads arrive without end [CRM_SIM_LIVE=1]")
-	fs.Float64Var(&c.sim.LeadsPerHour, "leads-per-hour", envFloat("CRM_SIM_LEADS_PER_HOUR", 0), "live mode lead arrival rate (default 120 with --live) [CRM_SIM_LEADS_PER_HOUR]")
-	fs.DurationVar(&c.backfill, "backfill", time.Hour, "live mode: start this long before now, delivered at once")
-	fs.Int64Var(&c.limit, "limit", 0, "stop after this many records (0: no limit)")
-	fs.IntVar(&c.batch, "batch", 500, "records per write")
-	fs.StringVar(&c.logLevel, "log-level", env("CRM_LOG_LEVEL", "info"), "debug, info, warn or error [CRM_LOG_LEVEL]")
-	if err := fs.Parse(args); err != nil {
-		return c, err
-	}
-	c.sim.Seed = *seed
-	if c.writeKey == "" {
-		c.writeKey = os.Getenv("CRM_SIM_WRITE_KEY") // a secret: not shown as a flag default
-	}
-	if v := os.Getenv("CRM_SIM_FLOW_TIMEOUT"); v != "" && !isSet(fs, "flow-timeout") {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return c, fmt.Errorf("CRM_SIM_FLOW_TIMEOUT: %w", err)
-		}
-		c.flowTimout = d
-	}
-	c.sim.DefaultFlowTimeout = c.flowTimout
-	return c, c.finish()
+	return c, f, newLogger, c.finish(time.Now())
 }
 
-func isSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
-}
-
-// finish derives the simulator config and validates everything at once.
-func (c *config) finish() error {
+// finish derives the simulator config and reports every problem at once.
+func (c *config) finish(now time.Time) error {
 	var errs []error
+	if c.seed < 0 {
+		errs = append(errs, fmt.Errorf("--seed %d must not be negative", c.seed))
+	}
+	c.sim.Seed = uint64(c.seed)
+	if c.httpURL != "" {
+		c.to, c.collector = "collector", c.httpURL
+	}
 	span, err := parseSpan(c.span)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("--span: %w", err))
 	}
 	c.sim.Span = span
 	if c.live {
-		c.sim.Start = time.Now().Add(-c.backfill).UTC().Truncate(time.Second)
-		if c.sim.LeadsPerHour == 0 {
-			c.sim.LeadsPerHour = 120
+		if c.backfill < time.Second {
+			errs = append(errs, fmt.Errorf("--backfill %v must be at least 1s", c.backfill))
+		} else {
+			c.sim.Ramp = c.backfill
 		}
-		if c.backfill >= time.Second {
-			c.sim.AccountRamp = c.backfill // existing customers show up during the backfill
+		c.sim.Start = now.Add(-c.backfill).UTC().Truncate(time.Second)
+		if c.sim.LeadsPerHour <= 0 {
+			errs = append(errs, errors.New("--leads-per-hour must be positive in live mode"))
 		}
-	} else if t, err := time.Parse(time.RFC3339, c.start); err != nil {
-		errs = append(errs, fmt.Errorf("--start: %w", err))
 	} else {
-		c.sim.Start = t.UTC()
-		if c.sim.LeadsPerHour > 0 {
-			errs = append(errs, errors.New("--leads-per-hour needs --live"))
+		c.sim.LeadsPerHour = 0
+		if t, err := time.Parse(time.RFC3339, c.start); err != nil {
+			errs = append(errs, fmt.Errorf("--start: %w", err))
+		} else {
+			c.sim.Start = t.UTC()
 		}
 	}
-	outputs := 0
-	for _, s := range []string{c.out, c.httpURL, c.brokers} {
-		if s != "" {
-			outputs++
+	switch c.to {
+	case "file":
+	case "collector":
+		if !strings.HasPrefix(c.collector, "http://") && !strings.HasPrefix(c.collector, "https://") {
+			errs = append(errs, fmt.Errorf("--collector %q: want an http(s) URL", c.collector))
 		}
-	}
-	if outputs > 1 {
-		errs = append(errs, errors.New("choose one output: --out, --http or --kafka"))
-	}
-	if c.httpURL != "" && !strings.HasPrefix(c.httpURL, "http://") && !strings.HasPrefix(c.httpURL, "https://") {
-		errs = append(errs, fmt.Errorf("--http %q: want an http(s) URL", c.httpURL))
+	case "kafka":
+		if err := c.kafka.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if c.topic == "" {
+			errs = append(errs, errors.New("--topic must not be empty"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--to %q: want file, collector or kafka", c.to))
 	}
 	if c.rate < 0 || c.batch < 1 || c.limit < 0 {
 		errs = append(errs, errors.New("--rate and --limit must not be negative, --batch must be positive"))
@@ -209,16 +181,18 @@ func parseSpan(s string) (time.Duration, error) {
 	return time.ParseDuration(s)
 }
 
-func run(args []string) error {
-	c, err := parse(args)
+func run(args []string, getenv func(string) string) error {
+	c, f, newLogger, err := parse(args, getenv)
 	if err != nil {
 		return err
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
+	if f.ValidateOnly() {
+		for _, s := range f.Settings() {
+			fmt.Println(s)
+		}
+		return nil
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := newLogger()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -245,10 +219,10 @@ func run(args []string) error {
 	}
 	r := &simulator.Runner{
 		Stream: simulator.NewStream(g), Sink: sink, Rate: c.rate, Live: c.live,
-		BatchSize: c.batch, Limit: c.limit, Logger: log,
+		BatchSize: c.batch, Limit: int64(c.limit), Logger: log,
 	}
 	log.Info("simulating", "seed", c.sim.Seed, "leads", c.sim.Leads, "accounts", c.sim.Accounts,
-		"start", c.sim.Start, "span", c.sim.Span, "live", c.live, "leads_per_hour", c.sim.LeadsPerHour)
+		"start", c.sim.Start, "span", c.sim.Span, "live", c.live, "leads_per_hour", c.sim.LeadsPerHour, "to", c.to)
 	st, err := r.Run(ctx)
 	err = errors.Join(err, sink.Close())
 	log.Info("delivered", "records", st.Records, "by_kind", st.ByKind, "elapsed", st.Elapsed,
@@ -263,21 +237,23 @@ func run(args []string) error {
 }
 
 func (c *config) sink() (simulator.Sink, error) {
-	switch {
-	case c.httpURL != "":
-		return &simulator.HTTPSink{URL: c.httpURL, Gzip: c.gzip, WriteKey: c.writeKey}, nil
-	case c.brokers != "":
-		return simulator.NewKafkaSink(c.topic,
-			kgo.SeedBrokers(strings.Split(c.brokers, ",")...),
-			kgo.AllowAutoTopicCreation(),
-			kgo.ClientID("crmstream-simulator"))
-	case c.out != "" && c.out != "-":
-		f, err := os.Create(c.out)
+	switch c.to {
+	case "collector":
+		return &simulator.HTTPSink{URL: c.collector, Gzip: c.gzip, WriteKey: c.writeKey}, nil
+	case "kafka":
+		opts, err := c.kafka.Opts()
 		if err != nil {
-			return nil, fmt.Errorf("--out: %w", err)
+			return nil, err
 		}
-		return simulator.NewFileSink(f), nil
-	default:
+		opts = append(opts, kgo.AllowAutoTopicCreation(), kgo.ClientID("crmstream-simulator"))
+		return simulator.NewKafkaSink(c.topic, opts...)
+	}
+	if c.out == "-" {
 		return simulator.NewFileSink(os.Stdout), nil
 	}
+	f, err := os.Create(c.out)
+	if err != nil {
+		return nil, fmt.Errorf("--out: %w", err)
+	}
+	return simulator.NewFileSink(f), nil
 }
