@@ -139,6 +139,9 @@ type Server struct {
 	routes  []route
 	openapi []byte // the generated document, encoded once
 
+	tokensMu sync.RWMutex
+	tokens   map[string]verified // verified bearer tokens until they expire
+
 	ctx    context.Context // background work; cancelled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -152,7 +155,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg.defaults()
-	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "dashboard"), reader: cfg.Reader}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "dashboard"), reader: cfg.Reader, tokens: map[string]verified{}}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, err

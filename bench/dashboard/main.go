@@ -19,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -53,6 +54,7 @@ type config struct {
 	cacheTTL   time.Duration
 	sseClients int
 	out        string
+	rates      []float64
 }
 
 func main() {
@@ -69,6 +71,8 @@ func main() {
 	flag.DurationVar(&c.cacheTTL, "cache-ttl", 2*time.Second, "dashboard response cache TTL")
 	flag.IntVar(&c.sseClients, "sse-clients", 1000, "SSE clients for the fan-out test; 0 skips it")
 	flag.StringVar(&c.out, "out", "bench/results", "directory for the JSON results")
+	var rates string
+	flag.StringVar(&rates, "rates", "0,1", "per-client request rates to run: 0 = closed loop (each client sends as soon as it has its answer), r > 0 = open loop, r requests/s per client, latency measured from the scheduled send time")
 	flag.Parse()
 	for _, s := range strings.Split(clients, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -77,6 +81,14 @@ func main() {
 			os.Exit(2)
 		}
 		c.clients = append(c.clients, n)
+	}
+	for _, s := range strings.Split(rates, ",") {
+		r, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil || r < 0 {
+			fmt.Fprintln(os.Stderr, "bad -rates:", s)
+			os.Exit(2)
+		}
+		c.rates = append(c.rates, r)
 	}
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -87,6 +99,7 @@ func main() {
 type result struct {
 	Name        string  `json:"name"`
 	Clients     int     `json:"clients"`
+	Rate        float64 `json:"rate_per_client"` // 0 = closed loop
 	Requests    int     `json:"requests"`
 	Errors      int     `json:"errors"`
 	RPS         float64 `json:"rps"`
@@ -213,12 +226,18 @@ func run(c config) error {
 		{"funnel", "/api/v1/funnel?bucket=hour"},
 		{"leads/hot", "/api/v1/leads/hot?limit=25"},
 	} {
-		for _, n := range c.clients {
-			r := load(base, ep.path, tokens[:n], c.duration)
-			r.Name = ep.name
-			results = append(results, r)
-			fmt.Printf("%-10s clients=%-5d requests=%-8d errors=%-4d rps=%-8.0f p50=%.2fms p90=%.2fms p99=%.2fms max=%.1fms\n",
-				r.Name, r.Clients, r.Requests, r.Errors, r.RPS, r.P50ms, r.P90ms, r.P99ms, r.Maxms)
+		for _, rate := range c.rates {
+			for _, n := range c.clients {
+				r := load(base, ep.path, tokens[:n], c.duration, rate)
+				r.Name = ep.name
+				results = append(results, r)
+				mode := "closed"
+				if rate > 0 {
+					mode = fmt.Sprintf("open %g/s", rate)
+				}
+				fmt.Printf("%-10s %-10s clients=%-5d requests=%-8d errors=%-4d rps=%-8.0f p50=%.2fms p90=%.2fms p99=%.2fms max=%.1fms\n",
+					r.Name, mode, r.Clients, r.Requests, r.Errors, r.RPS, r.P50ms, r.P90ms, r.P99ms, r.Maxms)
+			}
 		}
 	}
 	report["http"] = results
@@ -245,9 +264,12 @@ func run(c config) error {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// load runs one closed-loop client per token for d and returns the latency
-// distribution. The first request (which may fill the cache) is a warm-up.
-func load(base, path string, tokens []string, d time.Duration) result {
+// load runs one client per token for d and returns the latency distribution.
+// rate 0: closed loop. rate > 0: each client sends every 1/rate s (random
+// phase) and latency counts from the scheduled time, so a slow answer that
+// delays the next send is charged (no coordinated omission). The first
+// request (which may fill the cache) is a warm-up.
+func load(base, path string, tokens []string, d time.Duration, rate float64) result {
 	tr := &http.Transport{MaxIdleConns: len(tokens) + 10, MaxIdleConnsPerHost: len(tokens) + 10, IdleConnTimeout: time.Minute}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
@@ -267,32 +289,54 @@ func load(base, path string, tokens []string, d time.Duration) result {
 	}
 	_ = get(tokens[0])
 	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		all   []time.Duration
-		errs  atomic.Int64
-		start = time.Now()
-		end   = start.Add(d)
+		wg         sync.WaitGroup
+		ready      sync.WaitGroup
+		mu         sync.Mutex
+		all        []time.Duration
+		errs       atomic.Int64
+		go_        = make(chan struct{})
+		start, end time.Time
 	)
+	ready.Add(len(tokens))
 	for _, tok := range tokens {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = get(tok) // connection set-up outside the measurement
+			_ = get(tok) // connection set-up and warm-up outside the measurement
+			ready.Done()
+			<-go_
 			var mine []time.Duration
-			for time.Now().Before(end) {
-				s := time.Now()
-				if err := get(tok); err != nil {
-					errs.Add(1)
-					continue
+			if rate > 0 {
+				every := time.Duration(float64(time.Second) / rate)
+				next := start.Add(time.Duration(rand.Int64N(int64(every))))
+				for next.Before(end) {
+					time.Sleep(time.Until(next))
+					if err := get(tok); err != nil {
+						errs.Add(1)
+					} else {
+						mine = append(mine, time.Since(next))
+					}
+					next = next.Add(every)
 				}
-				mine = append(mine, time.Since(s))
+			} else {
+				for time.Now().Before(end) {
+					s := time.Now()
+					if err := get(tok); err != nil {
+						errs.Add(1)
+						continue
+					}
+					mine = append(mine, time.Since(s))
+				}
 			}
 			mu.Lock()
 			all = append(all, mine...)
 			mu.Unlock()
 		}()
 	}
+	ready.Wait() // every client connected and warmed up
+	start = time.Now()
+	end = start.Add(d)
+	close(go_)
 	wg.Wait()
 	el := time.Since(start)
 	slices.Sort(all)
@@ -302,7 +346,7 @@ func load(base, path string, tokens []string, d time.Duration) result {
 		}
 		return ms(all[min(len(all)-1, int(p*float64(len(all))))])
 	}
-	r := result{Clients: len(tokens), Requests: len(all), Errors: int(errs.Load()), RPS: float64(len(all)) / el.Seconds(), P50ms: q(0.5), P90ms: q(0.9), P99ms: q(0.99)}
+	r := result{Rate: rate, Clients: len(tokens), Requests: len(all), Errors: int(errs.Load()), RPS: float64(len(all)) / el.Seconds(), P50ms: q(0.5), P90ms: q(0.9), P99ms: q(0.99)}
 	if len(all) > 0 {
 		r.Maxms = ms(all[len(all)-1])
 	}

@@ -212,17 +212,21 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatal("lead reasons show no evidence")
 	}
 
-	// 5. Model health, then the overview on a phone.
+	// 5. An account, model health, then the overview on a phone.
 	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/#/account/acct-000000"),
+		chromedp.WaitVisible(chromedp.CSS("#timeline li")),
+		chromedp.Sleep(300*time.Millisecond),
+		shot("05-account"),
 		chromedp.Navigate(base+"/#/models"),
 		chromedp.WaitVisible(chromedp.CSS("#models .card svg")),
 		chromedp.Sleep(300*time.Millisecond),
-		shot("05-models"),
+		shot("06-models"),
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)),
 		chromedp.Navigate(base+"/#/"),
 		chromedp.WaitVisible(chromedp.CSS("#funnel-bars .funnel-row")),
 		chromedp.Sleep(700*time.Millisecond),
-		shot("06-phone"),
+		shot("07-phone"),
 	); err != nil {
 		t.Fatalf("models and phone: %v", err)
 	}
