@@ -35,7 +35,12 @@ type Config struct {
 	Tick     time.Duration
 	Features bool          // also write crm.features rows
 	Rescore  time.Duration // see WorkerConfig.Rescore
+
+	models *Models // set by Serve or WithModels
 }
+
+// WithModels returns c scoring with the learned models m (nil: rules).
+func (c Config) WithModels(m *Models) Config { c.models = m; return c }
 
 func (c *Config) defaults() {
 	if c.Group == "" {
@@ -378,7 +383,7 @@ func (s *Service) stopWorkers(parts []int32, graceful bool) {
 func (s *Service) startWorker(ctx context.Context, p int32) (*partitionWorker, error) {
 	w := NewWorker(WorkerConfig{
 		Partition: p, Windows: s.cfg.Windows, Detector: s.o.Detector, Features: s.cfg.Features,
-		Rescore: s.cfg.Rescore, Now: s.o.Now, Logger: s.o.Logger, Metrics: s.metrics,
+		Rescore: s.cfg.Rescore, Models: s.cfg.models, Now: s.o.Now, Logger: s.o.Logger, Metrics: s.metrics,
 	})
 	start := time.Now()
 	st, err := restorePartition(ctx, s.base, s.cfg.Changelog, p, w)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/crmstream/crmstream/alerts"
+	"github.com/crmstream/crmstream/models"
 	"github.com/crmstream/crmstream/windows"
 )
 
@@ -43,6 +44,9 @@ type State struct {
 	Lead    LeadRules
 	Account AccountRules
 	Alerts  alerts.State
+
+	// Learned scoring (WorkerConfig.Models): feature state and pending label.
+	LeadML, AccountML learnedKey
 }
 
 // seen reports whether id was seen recently, and records it.
@@ -65,10 +69,11 @@ func (s *State) version() uint64 { return uint64(s.VerAt)<<20 | uint64(s.Updates
 
 const stateVersion = 1
 
-// stateCodec encodes State for the changelog (see windows.Codec).
-type stateCodec struct{}
+// stateCodec encodes State for the changelog (see windows.Codec). m gives
+// the feature sets to restore learned state with (nil: rules only).
+type stateCodec struct{ m *Models }
 
-func (stateCodec) Encode(e *windows.Enc, s *State) {
+func (sc stateCodec) Encode(e *windows.Enc, s *State) {
 	e.U8(stateVersion)
 	e.Uvarint(uint64(s.Offset))
 	for _, h := range s.Seen {
@@ -106,9 +111,47 @@ func (stateCodec) Encode(e *windows.Enc, s *State) {
 	e.String(a.Plan)
 
 	alerts.Codec{}.Encode(e, &s.Alerts)
+	encodeLearned(e, &s.LeadML)
+	encodeLearned(e, &s.AccountML)
 }
 
-func (stateCodec) Decode(d *windows.Dec, s *State) error {
+func encodeLearned(e *windows.Enc, lk *learnedKey) {
+	var fb []byte
+	if lk.F != nil {
+		fb = lk.F.AppendBinary(nil)
+	}
+	e.Bytes(fb)
+	e.Bytes(lk.Pending)
+	e.U8(b2u(lk.Done))
+}
+
+func (sc stateCodec) decodeLearned(d *windows.Dec, lk *learnedKey, m *models.Model) error {
+	fb := d.Bytes()
+	pend := d.Bytes()
+	lk.Done = d.U8() != 0
+	if err := d.Err(); err != nil {
+		return err
+	}
+	if len(pend) > 0 {
+		lk.Pending = append([]byte(nil), pend...)
+	}
+	if len(fb) > 0 {
+		if m == nil {
+			return nil // learned state without models configured: dropped
+		}
+		st, err := m.Set().RestoreState(fb)
+		if err != nil {
+			// A feature-schema change: start the key's features afresh
+			// rather than fail the partition.
+			lk.F, lk.Pending = nil, nil
+			return nil
+		}
+		lk.F = st
+	}
+	return nil
+}
+
+func (sc stateCodec) Decode(d *windows.Dec, s *State) error {
 	if v := d.U8(); d.Err() == nil && v != stateVersion {
 		return fmt.Errorf("%w: scorer state version %d", windows.ErrCorrupt, v)
 	}
@@ -154,6 +197,16 @@ func (stateCodec) Decode(d *windows.Dec, s *State) error {
 	}
 	if err := (alerts.Codec{}).Decode(d, &s.Alerts); err != nil {
 		return fmt.Errorf("alerts state: %w", err)
+	}
+	var lm, cm *models.Model
+	if sc.m != nil {
+		lm, cm = sc.m.Lead, sc.m.Churn
+	}
+	if err := sc.decodeLearned(d, &s.LeadML, lm); err != nil {
+		return fmt.Errorf("lead features: %w", err)
+	}
+	if err := sc.decodeLearned(d, &s.AccountML, cm); err != nil {
+		return fmt.Errorf("account features: %w", err)
 	}
 	return d.Err()
 }

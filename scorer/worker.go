@@ -9,6 +9,8 @@ import (
 
 	"github.com/crmstream/crmstream/alerts"
 	"github.com/crmstream/crmstream/event"
+	"github.com/crmstream/crmstream/features"
+	"github.com/crmstream/crmstream/models"
 	"github.com/crmstream/crmstream/windows"
 )
 
@@ -25,6 +27,10 @@ type WorkerConfig struct {
 	// scorer emits a re-score while it stays warm (decayed engagement, or a
 	// quiet account's rising risk). Default 24 h; negative disables.
 	Rescore time.Duration
+	// Models, when set, scores with the learned models (features/ +
+	// models/) instead of the built-in rules, and feeds them their delayed
+	// labels. Nil: rules.
+	Models  *Models
 	Now     func() time.Time // wall clock for scored_at; default time.Now
 	Logger  *slog.Logger     // nil: discard
 	Metrics *Metrics         // nil: not exported
@@ -44,6 +50,11 @@ type Worker struct {
 	out    Batch
 	m      *partitionMetrics
 	logger *slog.Logger
+
+	vec     features.Vector // reused per score: no allocation once grown
+	scratch features.Vector // decoded pending vectors
+	score   models.Score
+	pvec    []byte
 
 	offset  int64 // input offset of the record being processed; -1 when none
 	next    int64 // 1 + offset of the newest record processed (0: none)
@@ -79,7 +90,12 @@ func NewWorker(cfg WorkerConfig) *Worker {
 		}
 		w.win = &alerts.Windowed{Detector: cfg.Detector, Timer: TimerAlerts, Ahead: ahead}
 	}
-	w.eng = windows.New[State, *event.Event](cfg.Windows, (*handler)(w), stateCodec{})
+	if cfg.Models != nil {
+		m := *cfg.Models // a copy: workers share the caller's Models
+		m.defaults()
+		w.cfg.Models = &m
+	}
+	w.eng = windows.New[State, *event.Event](cfg.Windows, (*handler)(w), stateCodec{m: w.cfg.Models})
 	return w
 }
 
@@ -249,7 +265,9 @@ func (h *handler) Event(c *windows.Ctx, s *State, ev *event.Event) {
 	if w.win != nil {
 		w.win.Event(c, &s.Alerts, ev, &w.aout)
 	}
-	if s.Kind == kindLead {
+	if w.cfg.Models != nil {
+		w.scoreLearned(c, s, ev)
+	} else if s.Kind == kindLead {
 		w.scoreLead(c, s, ev.ID, ev.OccurredAt, s.Newest)
 	} else {
 		w.scoreAccount(c, s, ev.ID, ev.OccurredAt, s.Newest)
@@ -321,13 +339,19 @@ func (h *handler) Timer(c *windows.Ctx, s *State, kind windows.TimerKind) {
 			w.win.OnTimer(c, &s.Alerts, &w.aout)
 			w.drainAlerts()
 		}
+	case TimerLeadLabel, TimerChurnLabel:
+		if w.cfg.Models != nil {
+			w.labelTimer(c, s, kind)
+		}
 	case TimerRescore:
 		// A re-score row keyed by its own time: idempotent on replay.
 		s.VerAt = max(s.VerAt, c.Time)
 		s.Updates++
 		id := "rescore@" + strconv.FormatInt(int64(c.Time), 10)
 		var score uint8
-		if s.Kind == kindLead {
+		if w.cfg.Models != nil {
+			score = w.rescoreLearned(c, s, id)
+		} else if s.Kind == kindLead {
 			score = w.scoreLead(c, s, id, c.Time.Time(), c.Time)
 		} else {
 			score = w.scoreAccount(c, s, id, c.Time.Time(), c.Time)
@@ -335,7 +359,7 @@ func (h *handler) Timer(c *windows.Ctx, s *State, kind windows.TimerKind) {
 		w.drainAlerts()
 		// Keep re-scoring daily while it matters: a warm lead fading, an
 		// account not yet at full risk.
-		if s.Kind == kindLead && score >= WarmAt && !s.Lead.Converted ||
+		if s.Kind == kindLead && score >= WarmAt && !s.Lead.Converted && !s.LeadML.Done ||
 			s.Kind == kindAccount && score < 100 && !s.Account.Churned && c.Time-s.Newest < windows.Sec(60*windows.Day) {
 			c.SetTimer(TimerRescore, c.Time.Add(windows.SpanOf(w.cfg.Rescore)))
 		}

@@ -59,6 +59,7 @@ func run(args []string) error {
 	f.Int(&s.FlushRows, "flush-rows", "CRM_SCORER_FLUSH_ROWS", 5000, "…or when a partition has this many rows pending")
 	f.Duration(&s.Rescore, "rescore", "CRM_SCORER_RESCORE", 24*time.Hour, "re-score a key this long after its newest activity, daily while it matters (negative: off)")
 	f.Bool(&s.Features, "features", "CRM_SCORER_FEATURES", true, "write the feature vector of every score to crm.features")
+	f.Bool(&c.Rules, "rules", "CRM_SCORER_RULES", false, "score with the built-in transparent rules instead of the learned models")
 	f.Bool(&c.Alerts, "alerts", "CRM_SCORER_ALERTS", true, "run the alert rules and publish alerts to ClickHouse and crm.alerts")
 	f.Int(&parts, "partitions", "CRM_KAFKA_PARTITIONS", 4, "partitions of topics created when missing")
 	f.Bool(&c.NoCreate, "no-create-topics", "CRM_KAFKA_NO_CREATE_TOPICS", false, "do not create missing topics")

@@ -1,0 +1,180 @@
+package scorer
+
+import (
+	"time"
+
+	"github.com/crmstream/crmstream/alerts"
+	"github.com/crmstream/crmstream/event"
+	"github.com/crmstream/crmstream/features"
+	"github.com/crmstream/crmstream/models"
+	"github.com/crmstream/crmstream/windows"
+)
+
+// Models plugs the learned models into a Worker in place of the built-in
+// rules: features/ computes each key's vector, models/ scores it with
+// reasons, and the worker delivers the delayed labels through event-time
+// timers (a conversion within the horizon, else a negative at the
+// deadline). The models are shared by every worker (they are safe for
+// concurrent use).
+type Models struct {
+	Lead  *models.Model // scores lead keys; its Set keys on lead_id
+	Churn *models.Model // scores account keys; its Set keys on account_id
+	// LeadHorizon is how long a lead may take to convert for a positive
+	// label (default 90 days); ChurnHorizon the same for a cancellation
+	// (default 30 days).
+	LeadHorizon  windows.Span
+	ChurnHorizon windows.Span
+}
+
+// Label timers (scorer.TimerFeatures and the next).
+const (
+	TimerLeadLabel  = TimerFeatures     // lead: no conversion by the deadline
+	TimerChurnLabel = TimerFeatures + 1 // account: no cancellation by the deadline
+)
+
+func (m *Models) defaults() {
+	if m.LeadHorizon == 0 {
+		m.LeadHorizon = 90 * windows.Day
+	}
+	if m.ChurnHorizon == 0 {
+		m.ChurnHorizon = 30 * windows.Day
+	}
+}
+
+// learnedKey is the learned part of a key's State.
+type learnedKey struct {
+	F       *features.State // the key's feature state; nil until its first event
+	Pending []byte          // models.Pending (AppendBinary) awaiting its label; nil: none
+	Done    bool            // the label was positive: no new pending (converted / churned)
+}
+
+// scoreLearned updates the key's features with ev and emits its score.
+func (w *Worker) scoreLearned(c *windows.Ctx, s *State, ev *event.Event) {
+	mm := w.cfg.Models
+	lead := s.Kind == kindLead
+	m, horizon, timer := mm.Churn, mm.ChurnHorizon, TimerChurnLabel
+	lk := &s.AccountML
+	if lead {
+		m, horizon, timer = mm.Lead, mm.LeadHorizon, TimerLeadLabel
+		lk = &s.LeadML
+	}
+	if m == nil {
+		return
+	}
+	if lk.F == nil {
+		lk.F = m.Set().NewState()
+	}
+	lk.F.Update(ev)
+	lk.F.Vector(s.Newest, &w.vec)
+	m.ScoreInto(&w.vec, &w.score)
+	sc := &w.score
+	w.reasons = sc.AppendReasonsJSON(w.reasons[:0])
+
+	// Delayed labels: the outcome event labels the pending vector (the one
+	// scored before it); otherwise the newest vector replaces it.
+	positive := lead && ev.Type.IsConversion() || !lead && ev.Type == event.SubscriptionCancelled
+	switch {
+	case positive && lk.Pending != nil:
+		if p, err := models.DecodePending(lk.Pending); err == nil && c.Time <= p.Deadline {
+			_ = m.LearnPending(p, true, &w.scratch)
+		}
+		lk.Pending = nil
+		lk.Done = lead // a lead converts once; an account may churn again after renewing
+		c.ClearTimer(timer)
+	case positive:
+		lk.Done = lead
+	case lk.Pending != nil:
+		if p, err := models.DecodePending(lk.Pending); err == nil {
+			p.Scored = sc.Probability
+			p.Vector = w.vec.AppendBinary(w.pvec[:0])
+			w.pvec = p.Vector
+			lk.Pending = p.AppendBinary(lk.Pending[:0])
+		}
+	case !lk.Done:
+		p := models.Pending{Scored: sc.Probability, Deadline: c.Time.Add(horizon), Vector: w.vec.AppendBinary(w.pvec[:0])}
+		w.pvec = p.Vector
+		lk.Pending = p.AppendBinary(nil)
+		m.Provisional(&w.vec)
+		c.SetTimer(timer, p.Deadline)
+	}
+	w.emitLearned(c, s, ev.ID, ev.OccurredAt)
+}
+
+// emitLearned appends the score rows of w.score / w.vec.
+func (w *Worker) emitLearned(c *windows.Ctx, s *State, eventID string, eventTime time.Time) {
+	sc := &w.score
+	if s.Kind == kindLead {
+		w.out.Leads = append(w.out.Leads, LeadScore{
+			LeadID: c.Key, AccountID: s.AccountID, OwnerID: s.OwnerID, EventID: eventID, EventTime: eventTime,
+			ScoredAt: w.cfg.Now().UTC(), Score: sc.Score, Probability: sc.Probability, Tier: string(sc.Tier),
+			ModelVersion: sc.Version, Reasons: string(w.reasons), Converted: s.LeadML.Done, Version: s.version(),
+		})
+	} else {
+		var plan string
+		var mrr float64
+		if i, ok := w.vec.Set.Index("mrr"); ok {
+			mrr = w.vec.Num[i]
+		}
+		for i, n := range w.vec.Set.CatNames() {
+			if n == "plan" {
+				plan = w.vec.Cat[i]
+			}
+		}
+		w.out.Churn = append(w.out.Churn, ChurnScore{
+			AccountID: c.Key, OwnerID: s.OwnerID, EventID: eventID, EventTime: eventTime,
+			ScoredAt: w.cfg.Now().UTC(), Score: sc.Score, Probability: sc.Probability, Tier: string(sc.Tier),
+			ModelVersion: sc.Version, Reasons: string(w.reasons), Plan: plan, MRR: mrr,
+			Churned: s.Account.Churned, Version: s.version(),
+		})
+	}
+	if w.win != nil {
+		if s.Kind == kindLead {
+			w.win.LeadScore(c, &s.Alerts, alerts.Score{EventID: eventID, EventTime: eventTime, Value: float64(sc.Score)}, &w.aout)
+		} else {
+			w.win.ChurnScore(c, &s.Alerts, alerts.Score{EventID: eventID, EventTime: eventTime, Value: sc.Probability}, &w.aout)
+		}
+	}
+	if w.cfg.Features {
+		entity := "account"
+		if s.Kind == kindLead {
+			entity = "lead"
+		}
+		w.out.Features = append(w.out.Features, FeatureRow{
+			Entity: entity, EntityID: c.Key, EventID: eventID, EventTime: eventTime,
+			Names: w.vec.Set.NumNames(), Values: append([]float64(nil), w.vec.Num...),
+		})
+	}
+}
+
+// labelTimer delivers a negative label: no outcome by the deadline.
+func (w *Worker) labelTimer(c *windows.Ctx, s *State, kind windows.TimerKind) {
+	mm := w.cfg.Models
+	m, lk := mm.Lead, &s.LeadML
+	if kind == TimerChurnLabel {
+		m, lk = mm.Churn, &s.AccountML
+	}
+	if m == nil || lk.Pending == nil {
+		return
+	}
+	if p, err := models.DecodePending(lk.Pending); err == nil {
+		_ = m.LearnPending(p, false, &w.scratch)
+	}
+	lk.Pending = nil
+}
+
+// rescoreLearned re-scores a key at timer time c.Time (features decay).
+func (w *Worker) rescoreLearned(c *windows.Ctx, s *State, eventID string) uint8 {
+	mm := w.cfg.Models
+	m, lk := mm.Churn, &s.AccountML
+	if s.Kind == kindLead {
+		m, lk = mm.Lead, &s.LeadML
+	}
+	if m == nil || lk.F == nil {
+		return 0
+	}
+	lk.F.Vector(c.Time, &w.vec)
+	m.ScoreInto(&w.vec, &w.score)
+	w.reasons = w.score.AppendReasonsJSON(w.reasons[:0])
+	w.emitLearned(c, s, eventID, c.Time.Time())
+	return w.score.Score
+}
