@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"reflect"
 	"strings"
@@ -139,6 +140,12 @@ func TestStateRoundTrip(t *testing.T) {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", got, *st)
 	}
 	t.Logf("snapshot %d bytes, %d flows", len(b), len(st.flows))
+	// A version 1 snapshot (no firstScore at the end) still decodes.
+	v1 := append([]byte{1}, b[1:len(b)-binary.PutVarint(make([]byte, 10), st.firstScore)]...)
+	var old State
+	if err := old.UnmarshalBinary(v1); err != nil || old.firstScore != 0 || old.score != st.score {
+		t.Fatalf("version 1: %v", err)
+	}
 	// Every truncation is rejected, none panics.
 	for i := range b {
 		if err := new(State).UnmarshalBinary(b[:i]); err == nil {

@@ -197,7 +197,8 @@ func (d *Detector) OnTimer(st *State, now time.Time, out *Output) {
 // OnLeadScore feeds a new lead score (0–100) of st's lead (set st's key
 // first with SetKey if the score is its first input): hot_lead fires
 // when it crosses HotThreshold upward, or rises by HotRise within
-// HotRiseWindow.
+// HotRiseWindow — for a lead first scored at least HotRiseWindow earlier,
+// so that the ramp-up of a new lead is not taken for a jump.
 func (d *Detector) OnLeadScore(st *State, s Score, now time.Time, out *Output) {
 	c := &d.cfg
 	t, v := ms(s.EventTime), s.Value
@@ -205,6 +206,9 @@ func (d *Detector) OnLeadScore(st *State, s Score, now time.Time, out *Output) {
 		st.lead = st.key
 	}
 	prev := st.score
+	if !st.hasScore || t < st.firstScore {
+		st.firstScore = t
+	}
 	st.score, st.hasScore = v, true
 	if st.hotHigh && v < c.HotThreshold-c.HotRearm {
 		st.hotHigh = false
@@ -234,7 +238,9 @@ func (d *Detector) OnLeadScore(st *State, s Score, now time.Time, out *Output) {
 	case st.hotHigh:
 	case v >= c.HotThreshold && prev < c.HotThreshold:
 		rule = "threshold"
-	case hasLow && v-low >= c.HotRise:
+	case hasLow && v-low >= c.HotRise && t-st.firstScore >= c.HotRiseWindow.Milliseconds():
+		// A rise needs a baseline from before the window: a new lead's
+		// first-day ramp-up is not a jump.
 		rule = "rise"
 	}
 	if rule == "" {

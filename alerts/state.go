@@ -33,12 +33,13 @@ type State struct {
 
 	lastFire [numKinds]int64 // condition time of the newest alert per kind (cooldown)
 
-	score     float64 // newest lead score, 0–100
-	hasScore  bool
-	hotHigh   bool         // a hot_lead fired and the score has not fallen below the rearm level
-	rise      []scorePoint // scores within HotRiseWindow, ascending: front is the minimum
-	churn     float64
-	churnHigh bool // a churn_risk fired (or was suppressed) and the probability has not rearmed
+	score      float64 // newest lead score, 0–100
+	hasScore   bool
+	firstScore int64        // event time of the first lead score: the rise rule needs a baseline
+	hotHigh    bool         // a hot_lead fired and the score has not fallen below the rearm level
+	rise       []scorePoint // scores within HotRiseWindow, ascending: front is the minimum
+	churn      float64
+	churnHigh  bool // a churn_risk fired (or was suppressed) and the probability has not rearmed
 
 	timerAt int64 // the timer requested and not yet fired; 0 none
 }
@@ -124,7 +125,7 @@ func (s *State) Size() int {
 
 // stateVersion is the first byte of every snapshot; bump it when the layout
 // changes and keep decoding the old one.
-const stateVersion = 1
+const stateVersion = 2 // 2: firstScore
 
 // AppendBinary appends a compact snapshot of s to dst (varints and
 // length-prefixed strings, about 100–300 bytes for a typical key).
@@ -180,6 +181,7 @@ func (s *State) AppendBinary(dst []byte) ([]byte, error) {
 	w.float(s.churn)
 	w.bool(s.churnHigh)
 	w.int(s.timerAt)
+	w.int(s.firstScore)
 	return w.b, nil
 }
 
@@ -195,7 +197,8 @@ var ErrCorruptState = errors.New("alerts: corrupt state snapshot")
 // and leaves s unchanged.
 func (s *State) UnmarshalBinary(b []byte) error {
 	r := reader{b: b}
-	if v := r.byte(); v != stateVersion {
+	v := r.byte()
+	if v < 1 || v > stateVersion {
 		if r.err != nil {
 			return r.fail()
 		}
@@ -259,6 +262,9 @@ func (s *State) UnmarshalBinary(b []byte) error {
 	n.churn = r.float()
 	n.churnHigh = r.bool()
 	n.timerAt = r.int()
+	if v >= 2 {
+		n.firstScore = r.int()
+	}
 	if r.err == nil && len(r.b) != 0 {
 		r.setErr("trailing bytes")
 	}
