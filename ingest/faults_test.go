@@ -42,16 +42,17 @@ type faultEnv struct {
 	kafkaPort string
 	httpAddr  string
 	db        string
+	static    bool // --instance-id: static group membership
 	ingest    *exec.Cmd
 	devkafka  *exec.Cmd
 	conn      driver.Conn
 	logs      map[string]*os.File
 }
 
-func newFaultEnv(t *testing.T, name string) *faultEnv {
+func newFaultEnv(t *testing.T, name string, static bool) *faultEnv {
 	t.Helper()
 	tmp := t.TempDir()
-	e := &faultEnv{t: t, bin: sharedBin(t), tmp: tmp, db: "crmfault_" + name, logs: map[string]*os.File{}}
+	e := &faultEnv{t: t, bin: sharedBin(t), tmp: tmp, db: "crmfault_" + name, static: static, logs: map[string]*os.File{}}
 	e.chTCP, e.chHTTP = portOf(t), portOf(t)
 	e.kafkaPort = portOf(t)
 	e.httpAddr = freeAddr(t)
@@ -155,10 +156,13 @@ func (e *faultEnv) startKafka() {
 
 func (e *faultEnv) startIngest() {
 	e.t.Helper()
-	cmd := exec.Command(filepath.Join(e.bin, "ingest"),
-		"--kafka-brokers", "127.0.0.1:"+e.kafkaPort, "--clickhouse-addr", "127.0.0.1:"+e.chTCP,
+	args := []string{"--kafka-brokers", "127.0.0.1:" + e.kafkaPort, "--clickhouse-addr", "127.0.0.1:" + e.chTCP,
 		"--clickhouse-database", e.db, "--http-addr", e.httpAddr, "--log-format", "text",
-		"--batch-rows", "5000", "--flush-every", "500ms", "--retry-after", "1s", "--instance-id", "fault-1")
+		"--batch-rows", "5000", "--flush-every", "500ms", "--retry-after", "1s"}
+	if e.static {
+		args = append(args, "--instance-id", "fault-1")
+	}
+	cmd := exec.Command(filepath.Join(e.bin, "ingest"), args...)
 	cmd.Stdout, cmd.Stderr = e.logFile("ingest"), e.logFile("ingest")
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
@@ -309,27 +313,29 @@ func (l *load) summary() string {
 }
 
 func TestFaults(t *testing.T) {
-	t.Run("kill -9 ingest mid-stream", func(t *testing.T) {
-		e := newFaultEnv(t, "kill")
-		l := startLoad(e.httpAddr, "k", 500, 2)
-		time.Sleep(3 * time.Second)
-		before := l.sent.Load()
-		kill(t, e.ingest, syscall.SIGKILL)
-		time.Sleep(time.Second)
-		e.startIngest()
-		time.Sleep(3 * time.Second)
-		sent := l.finish()
-		took := e.waitStored(uint64(sent), 60*time.Second)
-		rows := e.count("SELECT count() FROM DB.events")
-		t.Logf("killed after %d acknowledged events; %d acknowledged in all; count() FINAL = %d reached %v after the load stopped; %d rows before merges; answers %s",
-			before, sent, sent, took.Round(time.Millisecond), rows, l.summary())
-	})
+	for _, static := range []bool{true, false} {
+		t.Run(fmt.Sprintf("kill -9 ingest mid-stream, static membership %v", static), func(t *testing.T) {
+			e := newFaultEnv(t, fmt.Sprintf("kill_%v", static), static)
+			l := startLoad(e.httpAddr, "k", 500, 2)
+			time.Sleep(3 * time.Second)
+			before := l.sent.Load()
+			kill(t, e.ingest, syscall.SIGKILL)
+			time.Sleep(time.Second)
+			e.startIngest()
+			time.Sleep(3 * time.Second)
+			sent := l.finish()
+			took := e.waitStored(uint64(sent), 90*time.Second)
+			rows := e.count("SELECT count() FROM DB.events")
+			t.Logf("killed after %d acknowledged events; %d acknowledged in all; count() FINAL = %d reached %v after the load stopped; %d rows before merges; answers %s",
+				before, sent, sent, took.Round(time.Millisecond), rows, l.summary())
+		})
+	}
 	t.Run("clickhouse stopped under load", func(t *testing.T) {
 		down := 60 * time.Second
 		if d, err := time.ParseDuration(os.Getenv("CRM_FAULT_CH_DOWN")); err == nil {
 			down = d
 		}
-		e := newFaultEnv(t, "chdown")
+		e := newFaultEnv(t, "chdown", true)
 		l := startLoad(e.httpAddr, "c", 500, 2)
 		time.Sleep(3 * time.Second)
 		pid := e.ingest.Process.Pid
@@ -367,7 +373,7 @@ func TestFaults(t *testing.T) {
 		}
 	})
 	t.Run("broker restart", func(t *testing.T) {
-		e := newFaultEnv(t, "broker")
+		e := newFaultEnv(t, "broker", true)
 		l := startLoad(e.httpAddr, "b", 500, 2)
 		time.Sleep(3 * time.Second)
 		kill(t, e.devkafka, syscall.SIGTERM)

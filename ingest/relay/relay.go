@@ -108,6 +108,9 @@ func New(cfg Config) (*Relay, error) {
 		kgo.ConsumeTopics(cfg.Topic),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
+		// A member killed without leaving holds its partitions until the
+		// session times out: 10 s rather than the 45 s default.
+		kgo.SessionTimeout(10*time.Second),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 	)
 	if cfg.InstanceID != "" {

@@ -154,6 +154,9 @@ func New(cfg Config) (*Sink, error) {
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Topic),
 		kgo.DisableAutoCommit(),
+		// A member killed without leaving holds its partitions until the
+		// session times out: 10 s rather than the 45 s default.
+		kgo.SessionTimeout(10*time.Second),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.OnPartitionsRevoked(s.onRevoked),
 		kgo.OnPartitionsLost(s.onLost),
