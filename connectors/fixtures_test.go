@@ -262,3 +262,35 @@ func BenchmarkHubSpotMap(b *testing.B) {
 		}
 	}
 }
+
+// TestFixturesDocumented: every fixture is described (source, what is not
+// confirmed) in its directory's README and exercised by TestFixtures.
+func TestFixturesDocumented(t *testing.T) {
+	src, err := os.ReadFile("fixtures_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range testAdapters() {
+		readme, err := os.ReadFile(filepath.Join("testdata", name, "README.md"))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if !strings.Contains(string(readme), "Not confirmed") {
+			t.Errorf("%s/README.md does not say what could not be confirmed", name)
+		}
+		files, _ := filepath.Glob(filepath.Join("testdata", name, "*.json"))
+		if len(files) == 0 {
+			t.Errorf("%s has no fixtures", name)
+		}
+		for _, f := range files {
+			base := filepath.Base(f)
+			if !strings.Contains(string(readme), base) {
+				t.Errorf("%s/README.md does not describe %s", name, base)
+			}
+			if !strings.Contains(string(src), `"`+name+"/"+base+`"`) {
+				t.Errorf("%s/%s is not in TestFixtures", name, base)
+			}
+		}
+	}
+}
