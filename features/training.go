@@ -19,6 +19,9 @@ import (
 type Label struct {
 	Types   []event.Type
 	Horizon windows.Span
+	// FromAsOf counts the horizon from the as-of time instead of the start
+	// (churn: "cancels within 30 days of now").
+	FromAsOf bool
 }
 
 // LeadLabel is conversion within 90 days of lead_created.
@@ -26,9 +29,16 @@ func LeadLabel() Label {
 	return Label{Types: []event.Type{event.DealWon, event.SubscriptionStarted}, Horizon: 90 * windows.Day}
 }
 
+func (l *Label) base() string {
+	if l.FromAsOf {
+		return "_asof"
+	}
+	return "_start"
+}
+
 // ChurnLabel is a cancellation within 30 days of the as-of time.
 func ChurnLabel() Label {
-	return Label{Types: []event.Type{event.SubscriptionCancelled}, Horizon: 30 * windows.Day}
+	return Label{Types: []event.Type{event.SubscriptionCancelled}, Horizon: 30 * windows.Day, FromAsOf: true}
 }
 
 // Query builds the ClickHouse SQL that computes a Set's features for many
@@ -74,7 +84,7 @@ func (q *Query) SQL() (string, []any, error) {
 	b.WriteString("SELECT " + ent + " AS _key, _start, _asof")
 	if q.Label != nil {
 		lf := typesSQL(q.Label.Types)
-		fmt.Fprintf(&b, ",\n  maxIf(toUInt8(1), %s AND ts > _asof AND ts <= _start + %d) AS _label", lf, q.Label.Horizon)
+		fmt.Fprintf(&b, ",\n  maxIf(toUInt8(1), %s AND ts > _asof AND ts <= %s + %d) AS _label", lf, q.Label.base(), q.Label.Horizon)
 		fmt.Fprintf(&b, ",\n  maxIf(toUInt8(1), %s AND ts <= _asof) AS _done", lf)
 	}
 	for i := range s.defs {
@@ -124,7 +134,7 @@ func (q *Query) SQL() (string, []any, error) {
 	if q.Label != nil {
 		b.WriteString("\nHAVING _done = 0")
 		if q.Cutoff != 0 {
-			fmt.Fprintf(&b, " AND (_label = 1 OR _start + %d <= %d)", q.Label.Horizon, q.Cutoff)
+			fmt.Fprintf(&b, " AND (_label = 1 OR %s + %d <= %d)", q.Label.base(), q.Label.Horizon, q.Cutoff)
 		}
 	}
 	b.WriteString("\nORDER BY _asof, _key")

@@ -528,3 +528,6 @@ func (m *Model) ResetMetrics() {
 	m.eval = Eval{}
 	m.mu.Unlock()
 }
+
+// Bits returns log2 of the model's hashed categorical buckets.
+func (m *Model) Bits() uint { return m.cfg.Bits }

@@ -20,7 +20,7 @@ type Rule struct {
 
 type compiledRule struct {
 	bias float64
-	num  []float64          // by numeric feature index
+	num  []float64   // by numeric feature index
 	cat  []catWeight // by features.CatHash; few, so a scan beats a map
 }
 
