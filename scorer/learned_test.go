@@ -13,7 +13,7 @@ import (
 	"github.com/crmstream/crmstream/windows"
 )
 
-func testModels(t *testing.T) *Models {
+func testModels(t testing.TB) *Models {
 	t.Helper()
 	ls, err := features.Lead()
 	if err != nil {
