@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -247,5 +248,57 @@ func TestStreamingMatchesSQL(t *testing.T) {
 				t.Fatalf("test data too sparse: %d non-zero values", nonzero)
 			}
 		})
+	}
+}
+
+// TestQuerySQL pins the shape of the generated SQL: what runs on 18.16
+// (-If combinators, visitParamExtract*, no window functions or
+// JSONExtract) and the arguments of an explicit spine.
+func TestQuerySQL(t *testing.T) {
+	set, err := features.Lead()
+	if err != nil {
+		t.Fatal(err)
+	}
+	label := features.LeadLabel()
+	for _, tc := range []struct {
+		name     string
+		q        features.Query
+		contains []string
+		args     int
+	}{
+		{"explicit spine", features.Query{Set: set, DB: "crm", Keys: []string{"a", "b"}, AsOf: []windows.Sec{10, 20}},
+			[]string{"FROM crm.events FINAL", "arrayJoin(arrayMap((k, t) -> (k, t), ?, ?))", "ALL INNER JOIN",
+				"USING lead_id", "intDiv(ts, 3600) + 24 > intDiv(_asof, 3600)", "visitParamExtractString(properties, 'page_type') IN ('pricing')",
+				"cityHash64(session_id) % 128 < 64", "argMaxIf(visitParamExtractString(properties, 'origin'), ts"}, 2},
+		{"spine from lead_created with label", features.Query{Set: set, DB: "crm", StartType: event.LeadCreated, From: 1, To: 100,
+			Offsets: []windows.Span{0, 86400}, Cutoff: 50, Label: &label},
+			[]string{"WHERE type = 'lead_created'", "ARRAY JOIN [0, 86400] AS _off", "WHERE _start + _off <= 50",
+				"ts > _asof AND ts <= _start + 7776000) AS _label", "HAVING _done = 0 AND (_label = 1 OR _start + 7776000 <= 50)"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sql, args, err := tc.q.SQL()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range tc.contains {
+				if !strings.Contains(sql, c) {
+					t.Errorf("SQL lacks %q:\n%s", c, sql)
+				}
+			}
+			for _, banned := range []string{"JSONExtract", " OVER ", "toStartOfInterval"} {
+				if strings.Contains(sql, banned) {
+					t.Errorf("SQL uses %s, missing on ClickHouse 18.16", banned)
+				}
+			}
+			if len(args) != tc.args {
+				t.Errorf("%d args, want %d", len(args), tc.args)
+			}
+		})
+	}
+	if _, _, err := (&features.Query{Set: set, DB: "crm; DROP"}).SQL(); err == nil {
+		t.Error("invalid database name accepted")
+	}
+	if _, _, err := (&features.Query{Set: set, DB: "crm"}).SQL(); err == nil {
+		t.Error("query without a spine accepted")
 	}
 }

@@ -20,7 +20,7 @@ import (
 // to one of the 30 most frequent or "other".
 type discretizer struct {
 	names []string
-	keep  []bool // attributes with more than one value in training (the rest cannot split)
+	keep  []bool      // attributes with more than one value in training (the rest cannot split)
 	edges [][]float64 // per numeric feature: quartile edges of non-zero values
 	top   []map[string]bool
 }
