@@ -29,12 +29,19 @@
 //   - The notifier remembers (bounded, Config.DedupeSize ids) the highest
 //     state delivered per alert id: a duplicate record, a replay of an alert
 //     by the scorer, or an older state after a newer one is skipped.
-//   - Offsets are committed only for records that were delivered, skipped
-//     or dead-lettered, after the poll's work is done; records still in
-//     flight at shutdown are consumed again at the next start.
-//   - Records of one partition are handled in order (a retraction never
-//     overtakes its alert: both are keyed by alert id), partitions in
-//     parallel.
+//   - Offsets are committed only up to the first record not finished
+//     (delivered, skipped or dead-lettered), every Config.CommitEvery, on
+//     shutdown and when partitions are revoked; records in flight at
+//     shutdown are consumed again at the next start.
+//   - One worker per endpoint delivers that endpoint's alerts one at a time,
+//     in the order consumed: an alert's retraction never overtakes it (same
+//     owner, same endpoint; same key, same partition), and an endpoint that
+//     is down holds up only its own alerts. Each endpoint's queue is bounded
+//     (Config.QueueSize): when it is full, polling waits (backpressure).
+//   - Trade-off: while one endpoint is down, the commit stops at its oldest
+//     alert; a restart then re-reads later records and, with the dedupe
+//     memory gone, may deliver other endpoints' alerts again — with the
+//     same Idempotency-Key.
 //
 // # Failures
 //
@@ -51,8 +58,8 @@
 // Config.BreakerOpen and requests fail fast without reaching the endpoint;
 // then one trial request decides. Refusals by an open breaker do not use up
 // an alert's attempts, so an outage does not turn into dead letters unless
-// it lasts through MaxAttempts trial cycles. While an endpoint is down the
-// partitions holding its alerts wait (backpressure): nothing is skipped.
+// it lasts through MaxAttempts trial cycles. While an endpoint is down its
+// alerts wait in its queue: nothing is skipped.
 //
 // # Metrics
 //
@@ -64,4 +71,5 @@
 //	crmstream_notifier_breaker_state{endpoint}           0 closed, 1 half-open, 2 open
 //	crmstream_notifier_delivery_seconds{endpoint}        first attempt to success
 //	crmstream_notifier_alert_lag_seconds                 alert fired_at to delivery
+//	crmstream_notifier_inflight                          consumed records not finished
 package notifier

@@ -32,8 +32,10 @@ type Config struct {
 	BreakerFailures uint32        // consecutive failures that open an endpoint's breaker; default 5
 	BreakerOpen     time.Duration // how long it stays open before a trial request; default 30 s
 
-	DedupeSize int // alert ids remembered to suppress repeats; default 100 000
-	MaxPoll    int // records per poll; default 500
+	DedupeSize  int           // alert ids remembered to suppress repeats; default 100 000
+	MaxPoll     int           // records per poll; default 500
+	QueueSize   int           // alerts waiting per endpoint before polling pauses; default 1 000
+	CommitEvery time.Duration // how often finished offsets are committed; default 1 s
 }
 
 // DefaultConfig returns the defaults documented on Config.
@@ -42,7 +44,7 @@ func DefaultConfig() Config {
 		Topic: kafka.TopicAlerts, DLQTopic: kafka.TopicAlertsDLQ, Group: "crmstream-notifier",
 		MaxAttempts: 8, BackoffBase: 500 * time.Millisecond, BackoffMax: 30 * time.Second,
 		AttemptTimeout: 10 * time.Second, BreakerFailures: 5, BreakerOpen: 30 * time.Second,
-		DedupeSize: 100_000, MaxPoll: 500,
+		DedupeSize: 100_000, MaxPoll: 500, QueueSize: 1000, CommitEvery: time.Second,
 	}
 }
 
@@ -61,8 +63,8 @@ func (c Config) Validate() error {
 	if c.AttemptTimeout <= 0 || c.BreakerOpen <= 0 || c.BreakerFailures < 1 {
 		errs = append(errs, errors.New("notifier: attempt timeout, breaker open time and breaker failures must be positive"))
 	}
-	if c.DedupeSize < 1 || c.MaxPoll < 1 {
-		errs = append(errs, errors.New("notifier: dedupe size and max poll must be positive"))
+	if c.DedupeSize < 1 || c.MaxPoll < 1 || c.QueueSize < 1 || c.CommitEvery <= 0 {
+		errs = append(errs, errors.New("notifier: dedupe size, max poll, queue size and commit interval must be positive"))
 	}
 	return errors.Join(errs...)
 }
@@ -77,7 +79,8 @@ type Options struct {
 
 // Notifier consumes alert states from Kafka and delivers them to webhooks.
 // Create with New, run with Run, stop by cancelling Run's context, then
-// Close. Run and Close may be called once each.
+// Close. Run and Close may be called once each; Ready is safe for
+// concurrent use.
 type Notifier struct {
 	cfg     Config
 	routes  Routes
@@ -88,6 +91,8 @@ type Notifier struct {
 	now     func() time.Time
 	metrics *metrics
 	dedupe  *dedupe
+	track   *tracker
+	queues  map[string]chan job // per endpoint
 
 	lastPollErr atomic.Pointer[error]
 	closeOnce   sync.Once
@@ -101,7 +106,7 @@ func New(cfg Config, routes Routes, base []kgo.Opt, o Options) (*Notifier, error
 		return nil, err
 	}
 	n := &Notifier{cfg: cfg, routes: routes, eps: map[string]*endpoint{}, http: o.HTTP, logger: o.Logger,
-		now: o.Now, dedupe: newDedupe(cfg.DedupeSize)}
+		now: o.Now, dedupe: newDedupe(cfg.DedupeSize), track: newTracker(), queues: map[string]chan job{}}
 	if n.logger == nil {
 		n.logger = slog.New(slog.DiscardHandler)
 	}
@@ -115,6 +120,14 @@ func New(cfg Config, routes Routes, base []kgo.Opt, o Options) (*Notifier, error
 	var err error
 	if n.metrics, err = newMetrics(o.Registerer); err != nil {
 		return nil, err
+	}
+	if o.Registerer != nil {
+		if err := o.Registerer.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "crmstream_notifier_inflight",
+			Help: "Consumed records not finished yet (queued, being delivered or retried).",
+		}, func() float64 { return float64(n.track.pending()) })); err != nil {
+			return nil, fmt.Errorf("register notifier metrics: %w", err)
+		}
 	}
 	for name, e := range routes.Endpoints {
 		timeout := e.Timeout
@@ -139,13 +152,20 @@ func New(cfg Config, routes Routes, base []kgo.Opt, o Options) (*Notifier, error
 		})
 		n.metrics.breaker.WithLabelValues(name).Set(0)
 		n.eps[name] = ep
+		n.queues[name] = make(chan job, cfg.QueueSize)
 	}
 	opts := append([]kgo.Opt{}, base...)
 	opts = append(opts,
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Topic),
 		kgo.DisableAutoCommit(),
-		kgo.BlockRebalanceOnPoll(),
+		// Hand over cleanly: commit what finished, then forget the
+		// partitions (queued records of theirs are not delivered here).
+		kgo.OnPartitionsRevoked(func(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
+			n.commit(ctx, m)
+			n.track.drop(m)
+		}),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { n.track.drop(m) }),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 	)
@@ -163,15 +183,51 @@ func (n *Notifier) Ready(ctx context.Context) error {
 	return n.kc.Ping(ctx)
 }
 
-// Run consumes and delivers until ctx is done. Offsets are committed only
-// for records that were delivered, deduplicated or dead-lettered; a record
-// in flight at shutdown is consumed again at the next start.
+// job is one alert state waiting for its endpoint's worker.
+type job struct {
+	e     *entry
+	alert alerts.Alert
+	body  []byte
+}
+
+// Run consumes and delivers until ctx is done, then commits what finished.
+// One poll loop decodes, dedupes and routes records and hands them to one
+// worker per endpoint (so an endpoint that is down holds up only its own
+// alerts, and each endpoint sees its alerts in order); a committer commits,
+// every CommitEvery, the offsets up to which every record is finished.
+// Records in flight at shutdown are consumed again at the next start.
 func (n *Notifier) Run(ctx context.Context) error {
 	n.logger.Info("notifier started", "topic", n.cfg.Topic, "group", n.cfg.Group, "endpoints", len(n.eps))
+	var wg sync.WaitGroup
+	for name, ep := range n.eps {
+		q := n.queues[name]
+		wg.Go(func() { n.work(ctx, ep, q) })
+	}
+	wg.Go(func() {
+		t := time.NewTicker(n.cfg.CommitEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				n.commit(ctx, nil)
+			}
+		}
+	})
+	err := n.poll(ctx)
+	wg.Wait()
+	// Commit what finished, even though ctx is done.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	n.commit(cctx, nil)
+	return err
+}
+
+func (n *Notifier) poll(ctx context.Context) error {
 	for {
 		fs := n.kc.PollRecords(ctx, n.cfg.MaxPoll)
 		if ctx.Err() != nil {
-			n.kc.AllowRebalance()
 			return nil
 		}
 		var pollErr error
@@ -183,91 +239,113 @@ func (n *Notifier) Run(ctx context.Context) error {
 		if errors.Is(pollErr, kgo.ErrClientClosed) {
 			return pollErr
 		}
-		// Partitions in parallel, each in order: a retraction never
-		// overtakes the alert it takes back (both have the same key).
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		var commit []*kgo.Record
-		fs.EachPartition(func(p kgo.FetchTopicPartition) {
-			if len(p.Records) == 0 {
-				return
-			}
-			wg.Go(func() {
-				var last *kgo.Record
-				for _, r := range p.Records {
-					if err := n.handle(ctx, r); err != nil {
-						break // shutting down: leave the rest uncommitted
-					}
-					last = r
-				}
-				if last != nil {
-					mu.Lock()
-					commit = append(commit, last)
-					mu.Unlock()
-				}
-			})
-		})
-		wg.Wait()
-		if len(commit) > 0 {
-			// Commit what is done even when shutting down.
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			err := n.kc.CommitRecords(cctx, commit...)
-			cancel()
-			if err != nil {
-				n.logger.Error("commit offsets", "error", err) // redelivered later; dedupe and Idempotency-Key absorb it
+		for it := fs.RecordIter(); !it.Done(); {
+			r := it.Next()
+			if err := n.dispatch(ctx, r, n.track.add(r)); err != nil {
+				return nil // ctx ended
 			}
 		}
-		n.kc.AllowRebalance()
 	}
 }
 
-// handle finishes one record: delivered, skipped or dead-lettered. It
+// commit commits the finished prefix of the given partitions (nil: all).
+func (n *Notifier) commit(ctx context.Context, partitions map[string][]int32) {
+	recs := n.track.committable(partitions)
+	if len(recs) == 0 {
+		return
+	}
+	if err := n.kc.CommitRecords(ctx, recs...); err != nil {
+		// Consumed again later: dedupe and the Idempotency-Key absorb it.
+		n.logger.Error("commit offsets", "error", err)
+	}
+}
+
+// dispatch settles what needs no webhook (bad records, acknowledgements,
+// duplicates, unroutable owners) and queues the rest for its endpoint. It
 // returns an error only when ctx ended first.
-func (n *Notifier) handle(ctx context.Context, r *kgo.Record) error {
+func (n *Notifier) dispatch(ctx context.Context, r *kgo.Record, e *entry) error {
 	m := n.metrics
 	a, err := alerts.Decode(r.Value)
 	if err != nil {
-		return n.deadLetter(ctx, r, "decode", err.Error())
+		return n.settle(e, n.deadLetter(ctx, r, "decode", err.Error()))
 	}
-	rank := a.Status.Rank()
 	if a.Status == alerts.Acknowledged {
 		m.skipped.WithLabelValues("acknowledged").Inc() // the rep did it: nothing to tell them
-		return nil
+		return n.settle(e, nil)
 	}
-	if n.dedupe.seen(a.ID, rank) {
+	if n.dedupe.seen(a.ID, a.Status.Rank()) {
 		m.skipped.WithLabelValues("duplicate").Inc()
-		return nil
+		return n.settle(e, nil)
 	}
 	name, ok := n.routes.Lookup(a.OwnerID)
 	if !ok {
-		return n.deadLetter(ctx, r, "no_route", "no route for owner and no default endpoint")
+		return n.settle(e, n.deadLetter(ctx, r, "no_route", "no route for owner and no default endpoint"))
 	}
-	ep := n.eps[name]
 	body, err := Render(&a).JSON()
 	if err != nil {
-		return n.deadLetter(ctx, r, "encode", err.Error())
+		return n.settle(e, n.deadLetter(ctx, r, "encode", err.Error()))
 	}
-	start := n.now()
-	err = n.deliver(ctx, ep, a.DedupeKey(), body)
-	switch {
-	case err == nil:
-		n.dedupe.done(a.ID, rank)
-		end := n.now()
-		m.latency.WithLabelValues(ep.name).Observe(end.Sub(start).Seconds())
-		if !a.FiredAt.IsZero() && a.Status == alerts.Fired {
-			m.lag.Observe(max(end.Sub(a.FiredAt), 0).Seconds())
-		}
+	select {
+	case n.queues[name] <- job{e: e, alert: a, body: body}:
 		return nil
-	case ctx.Err() != nil:
+	case <-ctx.Done():
 		return ctx.Err()
-	default:
-		n.logger.Warn("alert dead-lettered", "alert_id", a.ID, "status", a.Status, "endpoint", ep.name, "error", err)
-		reason := "exhausted"
-		var perm *permanentError
-		if errors.As(err, &perm) {
-			reason = "permanent"
+	}
+}
+
+// settle finishes e unless err says the work did not complete.
+func (n *Notifier) settle(e *entry, err error) error {
+	if err != nil {
+		return err
+	}
+	n.track.finish(e)
+	return nil
+}
+
+// work delivers the alerts routed to ep, one at a time, in order.
+func (n *Notifier) work(ctx context.Context, ep *endpoint, q <-chan job) {
+	m := n.metrics
+	for {
+		var j job
+		select {
+		case <-ctx.Done():
+			return
+		case j = <-q:
 		}
-		return n.deadLetter(ctx, r, reason, err.Error())
+		a := &j.alert
+		if !n.track.owned(j.e) {
+			continue // the partition moved to another member, which delivers it
+		}
+		rank := a.Status.Rank()
+		if n.dedupe.seen(a.ID, rank) { // an earlier record of the same state got there first
+			m.skipped.WithLabelValues("duplicate").Inc()
+			n.track.finish(j.e)
+			continue
+		}
+		start := n.now()
+		err := n.deliver(ctx, ep, a.DedupeKey(), j.body)
+		switch {
+		case err == nil:
+			n.dedupe.done(a.ID, rank)
+			end := n.now()
+			m.latency.WithLabelValues(ep.name).Observe(end.Sub(start).Seconds())
+			if !a.FiredAt.IsZero() && a.Status == alerts.Fired {
+				m.lag.Observe(max(end.Sub(a.FiredAt), 0).Seconds())
+			}
+			n.track.finish(j.e)
+		case ctx.Err() != nil:
+			return
+		default:
+			n.logger.Warn("alert dead-lettered", "alert_id", a.ID, "status", a.Status, "endpoint", ep.name, "error", err)
+			reason := "exhausted"
+			var perm *permanentError
+			if errors.As(err, &perm) {
+				reason = "permanent"
+			}
+			if n.settle(j.e, n.deadLetter(ctx, j.e.rec, reason, err.Error())) != nil {
+				return
+			}
+		}
 	}
 }
 

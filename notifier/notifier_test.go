@@ -352,6 +352,56 @@ func TestDeadLetters(t *testing.T) {
 	}
 }
 
+// TestEndpointIsolation: one endpoint is down for good; alerts routed to
+// another are delivered meanwhile, and the down endpoint's alerts wait (no
+// dead letter while attempts remain) without holding the others up.
+func TestEndpointIsolation(t *testing.T) {
+	brokers := kafkatest.Cluster(t, kafka.TopicAlerts, kafka.TopicAlertsDLQ)
+	down := &hook{failN: 1 << 40, ok: map[string]int{}}
+	up := &hook{ok: map[string]int{}}
+	sDown, sUp := httptest.NewServer(down), httptest.NewServer(up)
+	defer sDown.Close()
+	defer sUp.Close()
+	routes := Routes{Default: "up", Endpoints: map[string]Endpoint{"up": {URL: sUp.URL}, "down": {URL: sDown.URL}},
+		Owners: map[string]string{"rep-down": "down"}}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var as []alerts.Alert
+	for i := range 40 {
+		owner := "rep-up"
+		if i%2 == 0 {
+			owner = "rep-down"
+		}
+		as = append(as, alert(i, owner, alerts.Fired))
+	}
+	produce(t, cl, kafka.TopicAlerts, as...)
+	reg := prometheus.NewRegistry()
+	stop := start(t, brokers, testConfig(), routes, reg)
+	waitFor(t, "the healthy endpoint's 20 alerts", 10*time.Second, func() bool {
+		up.mu.Lock()
+		defer up.mu.Unlock()
+		return len(up.ok) == 20
+	})
+	waitFor(t, "the down endpoint's breaker to open", 10*time.Second, func() bool {
+		return metricValue(t, reg, "crmstream_notifier_breaker_state", "down") != 0
+	})
+	if got := metricValue(t, reg, "crmstream_notifier_inflight"); got != 20 {
+		t.Errorf("in flight %v, want the down endpoint's 20", got)
+	}
+	stop()
+	if n := dlqCount(t, brokers); n != 0 {
+		t.Errorf("%d dead letters while attempts remained", n)
+	}
+	for k, c := range up.ok {
+		if c != 1 {
+			t.Errorf("%s delivered %d times", k, c)
+		}
+	}
+}
+
 func TestRoutes(t *testing.T) {
 	yml := `
 default: team
