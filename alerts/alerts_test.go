@@ -179,6 +179,39 @@ func FuzzState(f *testing.F) {
 	})
 }
 
+// TestStateBounded: a key that starts flows forever keeps at most MaxFlows
+// attempts, and finished ones go once the retract window has passed.
+func TestStateBounded(t *testing.T) {
+	d, err := New(DefaultConfig(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &State{}
+	var out Output
+	at := day0
+	for i := range 500 {
+		at = at.Add(time.Minute)
+		typ := event.FlowStarted
+		if i%3 == 2 {
+			typ = event.FlowCompleted
+		}
+		e := &event.Event{ID: fmt.Sprint("e", i), Type: typ, LeadID: "l1", OccurredAt: at,
+			Properties: event.Properties{{Key: "flow", Kind: event.KindString, Str: fmt.Sprint("f", i%20)}}}
+		d.OnEvent(st, e, at, &out)
+		if len(st.flows) > d.cfg.MaxFlows {
+			t.Fatalf("event %d: %d flows kept", i, len(st.flows))
+		}
+	}
+	d.OnTimer(st, at.Add(3*time.Hour), &out)
+	if len(st.flows) != 0 {
+		t.Fatalf("%d flows kept after every attempt finished and the retract window passed", len(st.flows))
+	}
+	b, _ := st.MarshalBinary()
+	if len(b) > 200 {
+		t.Fatalf("snapshot of an idle key is %d bytes", len(b))
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Fatal(err)

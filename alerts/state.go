@@ -105,13 +105,6 @@ type scorePoint struct {
 // Key returns the key the state belongs to ("" before its first event).
 func (s *State) Key() string { return s.key }
 
-// Empty reports whether the state holds nothing worth keeping: no pending
-// condition, no retractable alert, no cooldown or suppression in force. The
-// scorer may drop empty states.
-func (s *State) Empty() bool {
-	return s.key == "" && len(s.flows) == 0
-}
-
 // Size estimates the bytes s holds, for state-size metrics.
 func (s *State) Size() int {
 	n := 200 + len(s.key) + len(s.lead) + len(s.account) + len(s.owner) + len(s.convertedID) +
