@@ -72,7 +72,8 @@ func strict(t *testing.T, where string, doc []byte, v any) {
 type scaledObject struct {
 	typeMeta `json:",inline"`
 	Metadata struct {
-		Name string `json:"name"`
+		Name      string `json:"name"`
+		Namespace string `json:"namespace"`
 	} `json:"metadata"`
 	Spec struct {
 		ScaleTargetRef struct {
