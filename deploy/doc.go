@@ -15,7 +15,9 @@
 // invariants the services rely on (probes on /healthz and /readyz, ports,
 // resources, a Service and a PodDisruptionBudget per Deployment, secrets and
 // ConfigMaps that exist), that kustomizations name existing files, and that
-// the Grafana dashboard uses only provisioned data sources.
+// the Grafana dashboard uses only provisioned data sources. kustomize_test.go
+// runs kustomize itself (sigs.k8s.io/kustomize/api, what kubectl -k uses) on
+// the base and on an overlay with the KEDA component.
 // kcat_test.go has Debian's kcat (librdkafka, a third-party client)
 // produce raw events to a development broker and finds them, relayed, in
 // crm.events. scripts/validate-deploy.sh runs these tests together with
