@@ -164,8 +164,14 @@ func tier(c *call) (string, error) {
 
 var bucketWidth = map[reports.Bucket]time.Duration{reports.Minute: time.Minute, reports.Hour: time.Hour, reports.Day: 24 * time.Hour}
 
+// sliding reports whether the call leaves the range to the default, which
+// slides with the clock: such answers are cached under a key without the
+// times and computed for the time of the load, so the key does not change
+// (and every caller miss) at each new minute.
+func sliding(c *call) bool { return !c.has("from") && !c.has("to") }
+
 // rangeOf resolves from/to with a default span ending at the next whole
-// minute, so defaults are stable (cacheable) within a minute.
+// minute.
 func rangeOf(c *call, def, max time.Duration) (time.Time, time.Time, error) {
 	to := c.time("to")
 	if to.IsZero() {
@@ -226,21 +232,38 @@ func (s *Server) funnelRequest(c *call) (reports.FunnelRequest, error) {
 	return req, nil
 }
 
-func funnelKey(req reports.FunnelRequest) string {
+func funnelKey(req reports.FunnelRequest, slide bool) string {
 	names := make([]string, len(req.Stages))
 	for i, s := range req.Stages {
 		names[i] = s.Name
 	}
-	return fmt.Sprintf("%d|%d|%s|%s|%s|%d|%s", req.From.Unix(), req.To.Unix(), req.Bucket, req.GroupBy, strings.Join(names, ","), req.Window, req.Owner)
+	span := fmt.Sprintf("%d|%d", req.From.Unix(), req.To.Unix())
+	if slide {
+		span = "sliding|" + req.To.Sub(req.From).String()
+	}
+	return fmt.Sprintf("%s|%s|%s|%s|%d|%s", span, req.Bucket, req.GroupBy, strings.Join(names, ","), req.Window, req.Owner)
 }
 
-func (s *Server) funnel(c *call) (string, loader, error) {
+// funnelLoad returns the funnel's cache key and loader; a sliding range is
+// re-anchored to the clock when the load runs.
+func (s *Server) funnelLoad(c *call) (string, loader, error) {
 	req, err := s.funnelRequest(c)
 	if err != nil {
 		return "", nil, err
 	}
-	return funnelKey(req), func(ctx context.Context) (any, error) { return s.reader.Funnel(ctx, req) }, nil
+	slide := sliding(c)
+	return funnelKey(req, slide), func(ctx context.Context) (any, error) {
+		r := req
+		if slide {
+			span := r.To.Sub(r.From)
+			r.To = s.cfg.Now().UTC().Truncate(time.Minute).Add(time.Minute)
+			r.From = r.To.Add(-span)
+		}
+		return s.reader.Funnel(ctx, r)
+	}, nil
 }
+
+func (s *Server) funnel(c *call) (string, loader, error) { return s.funnelLoad(c) }
 
 func (s *Server) hotLeads(c *call) (string, loader, error) {
 	var req reports.HotLeadsRequest
@@ -313,20 +336,32 @@ func (s *Server) modelMetrics(c *call) (string, loader, error) {
 	if n := req.To.Sub(req.From) / bucketWidth[req.Bucket]; n > 5000 {
 		return "", nil, badParam("bucket", "%d buckets for this range (at most 5000): use a wider bucket", n)
 	}
-	key := fmt.Sprintf("%s|%s|%d|%d|%s", req.Model, req.Metric, req.From.Unix(), req.To.Unix(), req.Bucket)
+	span := fmt.Sprintf("%d|%d", req.From.Unix(), req.To.Unix())
+	slide := sliding(c)
+	if slide {
+		span = "sliding"
+	}
+	key := fmt.Sprintf("%s|%s|%s|%s", req.Model, req.Metric, span, req.Bucket)
 	return key, func(ctx context.Context) (any, error) {
-		series, err := s.reader.MetricSeries(ctx, req)
+		r := req
+		if slide {
+			r.To = s.cfg.Now().UTC().Truncate(time.Minute).Add(time.Minute)
+			r.From = r.To.Add(-48 * time.Hour)
+		}
+		series, err := s.reader.MetricSeries(ctx, r)
 		return SeriesList{Series: series}, err
 	}, nil
 }
 
 func (s *Server) pipeline(c *call) (string, loader, error) {
 	since := c.time("since")
-	if since.IsZero() {
-		since = c.now.UTC().Truncate(time.Minute).Add(-time.Hour)
-	}
-	if c.now.Sub(since) > 7*24*time.Hour {
+	if c.now.Sub(since) > 7*24*time.Hour && !since.IsZero() {
 		return "", nil, badParam("since", "at most 7 days ago")
+	}
+	if since.IsZero() { // sliding: the last hour at load time
+		return "sliding", func(ctx context.Context) (any, error) {
+			return s.reader.Pipeline(ctx, s.cfg.Now().UTC().Truncate(time.Minute).Add(-time.Hour))
+		}, nil
 	}
 	return fmt.Sprint(since.Unix()), func(ctx context.Context) (any, error) { return s.reader.Pipeline(ctx, since) }, nil
 }

@@ -79,13 +79,14 @@ func (s *Server) funnelLive(w http.ResponseWriter, r *http.Request, c *call) err
 	quiet := time.Duration(0)
 	for {
 		c.now = s.cfg.Now()
-		req, err := s.funnelRequest(c)
+		key, load, err := s.funnelLoad(c)
 		if err != nil {
 			return nil
 		}
-		key := "GET /api/v1/funnel|" + string(c.p.Role) + "|" + c.p.OwnerScope() + "|" + funnelKey(req)
+		// The same cache entry as GET /funnel with these parameters.
+		key = "GET /api/v1/funnel|" + string(c.p.Role) + "|" + c.p.OwnerScope() + "|" + key
 		body, err := s.cache.get(r.Context(), key, func(ctx2 context.Context) ([]byte, error) {
-			f, err := s.reader.Funnel(ctx2, req)
+			f, err := load(ctx2)
 			if err != nil {
 				return nil, err
 			}

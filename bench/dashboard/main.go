@@ -384,6 +384,7 @@ type fanResult struct {
 	P50ms     float64 `json:"p50_ms"`
 	P99ms     float64 `json:"p99_ms"`
 	Maxms     float64 `json:"max_ms"`
+	SpreadMs  float64 `json:"spread_ms"` // last arrival - first arrival: the fan-out itself, without the poll wait
 	Note      string  `json:"note"`
 }
 
@@ -459,6 +460,7 @@ func fanout(base string, conn driver.Conn, db, tok string, n int) (fanResult, er
 	r := fanResult{Clients: n, Connected: int(ok.Load()), Received: len(ds), Note: "latency from the ClickHouse insert to each client; includes up to one alert poll interval (1 s)"}
 	if len(ds) > 0 {
 		r.P50ms, r.P99ms, r.Maxms = ms(ds[len(ds)/2]), ms(ds[min(len(ds)-1, len(ds)*99/100)]), ms(ds[len(ds)-1])
+		r.SpreadMs = ms(ds[len(ds)-1] - ds[0])
 	}
 	if r.Received == 0 {
 		return r, errors.New("no client received the alert")

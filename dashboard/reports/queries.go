@@ -22,6 +22,20 @@ func (q *builder) done() (string, []any) { return q.b.String(), q.args }
 
 func table(db, name string) string { return "`" + db + "`." + name }
 
+// in renders "col IN (?, ?, …)" with one argument per value: unlike
+// has(?, col), IN on a key column lets ClickHouse use the primary index, and
+// 18.16 rejects a bound slice in IN. Callers bound len(values) (pages ≤ 200).
+func (q *builder) in(col string, values []string) {
+	q.add(col + " IN (")
+	for i, v := range values {
+		if i > 0 {
+			q.add(", ")
+		}
+		q.add("?", v)
+	}
+	q.add(")")
+}
+
 // page renders LIMIT offset, n (18.16 has no OFFSET keyword). One more row
 // than asked is read to tell whether a next page exists.
 func (q *builder) page(limit, offset int) {
@@ -111,19 +125,25 @@ type leadsByIDQuery struct {
 }
 
 func (l leadsByIDQuery) toSQL() (string, []any) {
-	return "SELECT " + leadCols + " FROM " + table(l.db, "lead_current") + " FINAL WHERE has(?, lead_id)", []any{l.leads}
+	q := &builder{}
+	q.add("SELECT " + leadCols + " FROM " + table(l.db, "lead_current") + " FINAL WHERE ")
+	q.in("lead_id", l.leads)
+	return q.done()
 }
 
-// namesQuery reads display names of a page of leads from their events; a
-// has() over the primary-key prefix reads a few granules only.
+// namesQuery reads display names of a page of leads from their events; IN on
+// the primary-key prefix reads a few granules only.
 type namesQuery struct {
 	db    string
 	leads []string
 }
 
 func (n namesQuery) toSQL() (string, []any) {
-	return "SELECT lead_id, argMaxIf(name, occurred_at, name != ''), argMaxIf(company, occurred_at, company != '') FROM " +
-		table(n.db, "events") + " WHERE has(?, lead_id) GROUP BY lead_id", []any{n.leads}
+	q := &builder{}
+	q.add("SELECT lead_id, argMaxIf(name, occurred_at, name != ''), argMaxIf(company, occurred_at, company != '') FROM " + table(n.db, "events") + " WHERE ")
+	q.in("lead_id", n.leads)
+	q.add(" GROUP BY lead_id")
+	return q.done()
 }
 
 type leadCurrentQuery struct{ db, lead string }
@@ -208,7 +228,10 @@ type accountsByIDQuery struct {
 }
 
 func (a accountsByIDQuery) toSQL() (string, []any) {
-	return "SELECT " + accountCols + " FROM " + table(a.db, "account_current") + " FINAL WHERE has(?, account_id)", []any{a.accounts}
+	q := &builder{}
+	q.add("SELECT " + accountCols + " FROM " + table(a.db, "account_current") + " FINAL WHERE ")
+	q.in("account_id", a.accounts)
+	return q.done()
 }
 
 type accountCurrentQuery struct{ db, account string }
