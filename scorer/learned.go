@@ -53,10 +53,9 @@ func (w *Worker) scoreLearned(c *windows.Ctx, s *State, ev *event.Event) {
 	mm := w.cfg.Models
 	lead := s.Kind == kindLead
 	m, horizon, timer := mm.Churn, mm.ChurnHorizon, TimerChurnLabel
-	lk := &s.AccountML
+	lk := &s.ML
 	if lead {
 		m, horizon, timer = mm.Lead, mm.LeadHorizon, TimerLeadLabel
-		lk = &s.LeadML
 	}
 	if m == nil {
 		return
@@ -107,7 +106,7 @@ func (w *Worker) emitLearned(c *windows.Ctx, s *State, eventID string, eventTime
 		w.out.Leads = append(w.out.Leads, LeadScore{
 			LeadID: c.Key, AccountID: s.AccountID, OwnerID: s.OwnerID, EventID: eventID, EventTime: eventTime,
 			ScoredAt: w.cfg.Now().UTC(), Score: sc.Score, Probability: sc.Probability, Tier: string(sc.Tier),
-			ModelVersion: sc.Version, Reasons: string(w.reasons), Converted: s.LeadML.Done, Version: s.version(),
+			ModelVersion: sc.Version, Reasons: string(w.reasons), Converted: s.ML.Done, Version: s.version(),
 		})
 	} else {
 		var plan string
@@ -124,7 +123,7 @@ func (w *Worker) emitLearned(c *windows.Ctx, s *State, eventID string, eventTime
 			AccountID: c.Key, OwnerID: s.OwnerID, EventID: eventID, EventTime: eventTime,
 			ScoredAt: w.cfg.Now().UTC(), Score: sc.Score, Probability: sc.Probability, Tier: string(sc.Tier),
 			ModelVersion: sc.Version, Reasons: string(w.reasons), Plan: plan, MRR: mrr,
-			Churned: s.Account.Churned, Version: s.version(),
+			Churned: s.Churned, Version: s.version(),
 		})
 	}
 	if w.win != nil {
@@ -149,9 +148,9 @@ func (w *Worker) emitLearned(c *windows.Ctx, s *State, eventID string, eventTime
 // labelTimer delivers a negative label: no outcome by the deadline.
 func (w *Worker) labelTimer(c *windows.Ctx, s *State, kind windows.TimerKind) {
 	mm := w.cfg.Models
-	m, lk := mm.Lead, &s.LeadML
+	m, lk := mm.Lead, &s.ML
 	if kind == TimerChurnLabel {
-		m, lk = mm.Churn, &s.AccountML
+		m = mm.Churn
 	}
 	if m == nil || lk.Pending == nil {
 		return
@@ -165,9 +164,9 @@ func (w *Worker) labelTimer(c *windows.Ctx, s *State, kind windows.TimerKind) {
 // rescoreLearned re-scores a key at timer time c.Time (features decay).
 func (w *Worker) rescoreLearned(c *windows.Ctx, s *State, eventID string) uint8 {
 	mm := w.cfg.Models
-	m, lk := mm.Churn, &s.AccountML
+	m, lk := mm.Churn, &s.ML
 	if s.Kind == kindLead {
-		m, lk = mm.Lead, &s.LeadML
+		m = mm.Lead
 	}
 	if m == nil || lk.F == nil {
 		return 0

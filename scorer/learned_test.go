@@ -71,7 +71,7 @@ func TestLearnedScoring(t *testing.T) {
 	if len(w.out.Features) == 0 || len(w.out.Features[0].Names) != len(w.out.Features[0].Values) {
 		t.Errorf("feature rows %+v", w.out.Features)
 	}
-	if !w.eng.Get("L1").LeadML.Done || w.eng.Get("L1").LeadML.Pending != nil {
+	if !w.eng.Get("L1").ML.Done || w.eng.Get("L1").ML.Pending != nil {
 		t.Error("converted lead still waits for a label")
 	}
 }
@@ -93,7 +93,7 @@ func TestLearnedStateRoundTrip(t *testing.T) {
 	}
 	var e2 windows.Enc
 	codec.Encode(&e2, &st)
-	if !bytes.Equal(e1.B, e2.B) || st.LeadML.F == nil || st.LeadML.Pending == nil {
+	if !bytes.Equal(e1.B, e2.B) || st.ML.F == nil || st.ML.Pending == nil {
 		t.Fatalf("round trip differs (%d vs %d bytes)", len(e1.B), len(e2.B))
 	}
 	t.Logf("encoded state of a lead with 3 events: %d bytes", len(e1.B))

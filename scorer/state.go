@@ -35,18 +35,20 @@ type State struct {
 	Seen     [8]uint32
 	SeenNext uint8
 	Kind     uint8
+	Churned  bool        // account: cancelled and not renewed since
 	Updates  uint32      // rows emitted for the key: lead_current version
 	VerAt    windows.Sec // newest event or re-score time: lead_current version
 	Newest   windows.Sec // newest event time
 
 	AccountID, OwnerID string
 
-	Lead    LeadRules
-	Account AccountRules
-	Alerts  alerts.State
-
+	// Rule-based scoring (no WorkerConfig.Models): one of them, by Kind,
+	// allocated on the key's first event.
+	Lead    *LeadRules
+	Account *AccountRules
 	// Learned scoring (WorkerConfig.Models): feature state and pending label.
-	LeadML, AccountML learnedKey
+	ML     learnedKey
+	Alerts alerts.State
 }
 
 // seen reports whether id was seen recently, and records it.
@@ -67,7 +69,7 @@ func (s *State) seen(id string) bool {
 
 func (s *State) version() uint64 { return uint64(s.VerAt)<<20 | uint64(s.Updates&0xfffff) }
 
-const stateVersion = 1
+const stateVersion = 2
 
 // stateCodec encodes State for the changelog (see windows.Codec). m gives
 // the feature sets to restore learned state with (nil: rules only).
@@ -86,8 +88,18 @@ func (sc stateCodec) Encode(e *windows.Enc, s *State) {
 	e.Sec(s.Newest)
 	e.String(s.AccountID)
 	e.String(s.OwnerID)
+	e.U8(b2u(s.Churned) | b2u(s.Lead != nil)<<1 | b2u(s.Account != nil)<<2)
+	if l := s.Lead; l != nil {
+		encodeLeadRules(e, l)
+	}
+	if a := s.Account; a != nil {
+		encodeAccountRules(e, a)
+	}
+	alerts.Codec{}.Encode(e, &s.Alerts)
+	encodeLearned(e, &s.ML)
+}
 
-	l := &s.Lead
+func encodeLeadRules(e *windows.Enc, l *LeadRules) {
 	e.F32(l.Eng)
 	e.Sec(l.EngAt)
 	l.Days.Encode(e)
@@ -98,8 +110,9 @@ func (sc stateCodec) Encode(e *windows.Enc, s *State) {
 	e.Sec(l.PricingAt)
 	e.B = append(e.B, l.Fit[:]...)
 	e.U8(b2u(l.Converted) | b2u(l.Unsub)<<1)
+}
 
-	a := &s.Account
+func encodeAccountRules(e *windows.Enc, a *AccountRules) {
 	a.Active.Encode(e)
 	e.U16(uint16(a.Tickets))
 	a.NPS.Encode(e)
@@ -109,10 +122,6 @@ func (sc stateCodec) Encode(e *windows.Enc, s *State) {
 	e.Sec(a.PaidAt)
 	e.U8(b2u(a.Churned))
 	e.String(a.Plan)
-
-	alerts.Codec{}.Encode(e, &s.Alerts)
-	encodeLearned(e, &s.LeadML)
-	encodeLearned(e, &s.AccountML)
 }
 
 func encodeLearned(e *windows.Enc, lk *learnedKey) {
@@ -166,8 +175,36 @@ func (sc stateCodec) Decode(d *windows.Dec, s *State) error {
 	s.Newest = d.Sec()
 	s.AccountID = d.String()
 	s.OwnerID = d.String()
+	flags := d.U8()
+	s.Churned = flags&1 != 0
+	if flags&2 != 0 {
+		s.Lead = new(LeadRules)
+		decodeLeadRules(d, s.Lead)
+	}
+	if flags&4 != 0 {
+		s.Account = new(AccountRules)
+		decodeAccountRules(d, s.Account)
+	}
+	if err := d.Err(); err != nil {
+		return err
+	}
+	if err := (alerts.Codec{}).Decode(d, &s.Alerts); err != nil {
+		return fmt.Errorf("alerts state: %w", err)
+	}
+	var m *models.Model
+	if sc.m != nil {
+		m = sc.m.Churn
+		if s.Kind == kindLead {
+			m = sc.m.Lead
+		}
+	}
+	if err := sc.decodeLearned(d, &s.ML, m); err != nil {
+		return fmt.Errorf("features: %w", err)
+	}
+	return d.Err()
+}
 
-	l := &s.Lead
+func decodeLeadRules(d *windows.Dec, l *LeadRules) {
 	l.Eng = d.F32()
 	l.EngAt = d.Sec()
 	l.Days.Decode(d)
@@ -181,8 +218,9 @@ func (sc stateCodec) Decode(d *windows.Dec, s *State) error {
 	}
 	f := d.U8()
 	l.Converted, l.Unsub = f&1 != 0, f&2 != 0
+}
 
-	a := &s.Account
+func decodeAccountRules(d *windows.Dec, a *AccountRules) {
 	a.Active.Decode(d)
 	a.Tickets = int16(d.U16())
 	a.NPS.Decode(d)
@@ -192,23 +230,6 @@ func (sc stateCodec) Decode(d *windows.Dec, s *State) error {
 	a.PaidAt = d.Sec()
 	a.Churned = d.U8() != 0
 	a.Plan = d.String()
-	if err := d.Err(); err != nil {
-		return err
-	}
-	if err := (alerts.Codec{}).Decode(d, &s.Alerts); err != nil {
-		return fmt.Errorf("alerts state: %w", err)
-	}
-	var lm, cm *models.Model
-	if sc.m != nil {
-		lm, cm = sc.m.Lead, sc.m.Churn
-	}
-	if err := sc.decodeLearned(d, &s.LeadML, lm); err != nil {
-		return fmt.Errorf("lead features: %w", err)
-	}
-	if err := sc.decodeLearned(d, &s.AccountML, cm); err != nil {
-		return fmt.Errorf("account features: %w", err)
-	}
-	return d.Err()
 }
 
 func b2u(b bool) uint8 {

@@ -256,11 +256,24 @@ func (h *handler) Event(c *windows.Ctx, s *State, ev *event.Event) {
 	s.VerAt = max(s.VerAt, t)
 	s.Updates++
 
-	if s.Kind == kindLead {
-		s.Lead.Apply(ev, t)
+	switch ev.Type {
+	case event.SubscriptionCancelled:
+		s.Churned = true
+	case event.SubscriptionStarted, event.SubscriptionRenewed, event.PlanUpgraded:
+		s.Churned = false
 	}
-	if IsAccountEvent(ev.Type) || s.Kind == kindAccount {
-		s.Account.Apply(ev, t)
+	if w.cfg.Models == nil {
+		if s.Kind == kindLead {
+			if s.Lead == nil {
+				s.Lead = new(LeadRules)
+			}
+			s.Lead.Apply(ev, t)
+		} else {
+			if s.Account == nil {
+				s.Account = new(AccountRules)
+			}
+			s.Account.Apply(ev, t)
+		}
 	}
 	if w.win != nil {
 		w.win.Event(c, &s.Alerts, ev, &w.aout)
@@ -281,6 +294,9 @@ func (h *handler) Event(c *windows.Ctx, s *State, ev *event.Event) {
 // scoreLead emits the lead's score as of asOf for the event (or re-score)
 // eventID at eventTime.
 func (w *Worker) scoreLead(c *windows.Ctx, s *State, eventID string, eventTime time.Time, asOf windows.Sec) uint8 {
+	if s.Lead == nil {
+		s.Lead = new(LeadRules) // restored from a run with models
+	}
 	score, prob, reasons := s.Lead.Score(asOf, w.reasons[:0])
 	w.reasons = reasons
 	w.out.Leads = append(w.out.Leads, LeadScore{
@@ -293,7 +309,7 @@ func (w *Worker) scoreLead(c *windows.Ctx, s *State, eventID string, eventTime t
 		w.win.LeadScore(c, &s.Alerts, alerts.Score{EventID: eventID, EventTime: eventTime, Value: float64(score)}, &w.aout)
 	}
 	if w.cfg.Features {
-		l := &s.Lead
+		l := s.Lead
 		fit := 0
 		for _, p := range l.Fit {
 			fit += int(p)
@@ -310,13 +326,16 @@ func (w *Worker) scoreLead(c *windows.Ctx, s *State, eventID string, eventTime t
 var leadFeatureNames = []string{"fit", "engagement", "events_7d", "sessions", "distinct_pages"}
 
 func (w *Worker) scoreAccount(c *windows.Ctx, s *State, eventID string, eventTime time.Time, asOf windows.Sec) uint8 {
+	if s.Account == nil {
+		s.Account = new(AccountRules)
+	}
 	score, prob, reasons := s.Account.Score(asOf, w.reasons[:0])
 	w.reasons = reasons
 	w.out.Churn = append(w.out.Churn, ChurnScore{
 		AccountID: c.Key, OwnerID: s.OwnerID, EventID: eventID, EventTime: eventTime,
 		ScoredAt: w.cfg.Now().UTC(), Score: score, Probability: prob, Tier: Tier(score),
 		ModelVersion: RulesVersion, Reasons: string(reasons), Plan: s.Account.Plan,
-		MRR: float64(s.Account.MRR.V), Churned: s.Account.Churned, Version: s.version(),
+		MRR: float64(s.Account.MRR.V), Churned: s.Churned, Version: s.version(),
 	})
 	if w.win != nil {
 		w.win.ChurnScore(c, &s.Alerts, alerts.Score{EventID: eventID, EventTime: eventTime, Value: prob}, &w.aout)
@@ -359,8 +378,9 @@ func (h *handler) Timer(c *windows.Ctx, s *State, kind windows.TimerKind) {
 		w.drainAlerts()
 		// Keep re-scoring daily while it matters: a warm lead fading, an
 		// account not yet at full risk.
-		if s.Kind == kindLead && score >= WarmAt && !s.Lead.Converted && !s.LeadML.Done ||
-			s.Kind == kindAccount && score < 100 && !s.Account.Churned && c.Time-s.Newest < windows.Sec(60*windows.Day) {
+		converted := s.ML.Done || s.Lead != nil && s.Lead.Converted
+		if s.Kind == kindLead && score >= WarmAt && !converted ||
+			s.Kind == kindAccount && score < 100 && !s.Churned && c.Time-s.Newest < windows.Sec(60*windows.Day) {
 			c.SetTimer(TimerRescore, c.Time.Add(windows.SpanOf(w.cfg.Rescore)))
 		}
 	}

@@ -94,7 +94,7 @@ func TestDuplicatesCountOnce(t *testing.T) {
 	if !slices.Equal(once.out.Leads, twice.out.Leads) {
 		t.Fatalf("rows differ:\n%v\n%v", once.out.Leads, twice.out.Leads)
 	}
-	if a, b := once.eng.Get("L1"), twice.eng.Get("L1"); a.Lead != b.Lead || a.Seen != b.Seen {
+	if a, b := once.eng.Get("L1"), twice.eng.Get("L1"); *a.Lead != *b.Lead || a.Seen != b.Seen {
 		t.Fatal("state differs")
 	}
 }

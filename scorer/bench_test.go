@@ -1,0 +1,106 @@
+package scorer
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/crmstream/crmstream/event"
+	"github.com/crmstream/crmstream/windows"
+)
+
+// benchEvent is event i of a steady stream over n leads: page views,
+// e-mail opens and clicks, forms.
+func benchEvent(n, i int) event.Event {
+	types := [...]event.Type{event.PageView, event.PageView, event.EmailOpen, event.EmailClick, event.FormSubmit, event.PageView}
+	lead := fmt.Sprintf("lead-%07d", (i*7919)%n)
+	return event.Event{
+		ID: fmt.Sprintf("ev-%09d", i), Type: types[i%len(types)], OccurredAt: base.Add(time.Duration(i) * 100 * time.Millisecond),
+		LeadID: lead, AccountID: "acc-" + lead[5:], OwnerID: "rep-1", Source: "web",
+		Properties: event.Properties{{Key: "path", Kind: event.KindString, Str: fmt.Sprintf("/p/%d", i%17)}},
+	}
+}
+
+func benchEvents(n, count int) []event.Event {
+	evs := make([]event.Event, count)
+	for i := range evs {
+		evs[i] = benchEvent(n, i)
+	}
+	return evs
+}
+
+func benchWorker(b *testing.B, learned bool) {
+	const leads = 10_000
+	evs := benchEvents(leads, 200_000)
+	cfg := WorkerConfig{Windows: windows.Config{Mode: windows.Backfill}, Now: fixedNow}
+	if learned {
+		cfg.Models = testModels(b)
+	}
+	w := NewWorker(cfg)
+	discard := discardSink{}
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		w.Process(int64(i), &evs[i%len(evs)])
+		i++
+		if i%len(evs) == 0 {
+			// Next lap: later event times, same keys.
+			for j := range evs {
+				evs[j].OccurredAt = evs[j].OccurredAt.Add(6 * time.Hour)
+				evs[j].ID = evs[j].ID + "x"
+			}
+		}
+		if w.Pending() >= 5000 {
+			_ = w.Flush(context.Background(), discard)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+type discardSink struct{}
+
+func (discardSink) Write(context.Context, *Batch) error { return nil }
+
+// BenchmarkWorkerRules: one worker, rule-based scores, 10 k leads.
+func BenchmarkWorkerRules(b *testing.B) { benchWorker(b, false) }
+
+// BenchmarkWorkerModels: one worker, features + learned models, 10 k leads.
+func BenchmarkWorkerModels(b *testing.B) { benchWorker(b, true) }
+
+// BenchmarkStatePerKey measures the heap held per lead by a worker (engine
+// entry, windows, rules, alerts, features and pending label with models) at
+// 100 k leads with a few events each. Run with -benchtime=1x.
+func BenchmarkStatePerKey(b *testing.B) {
+	for _, learned := range []bool{false, true} {
+		b.Run(fmt.Sprintf("models=%v", learned), func(b *testing.B) {
+			const n = 100_000
+			for b.Loop() {
+				cfg := WorkerConfig{Windows: windows.Config{Mode: windows.Backfill}, Now: fixedNow}
+				if learned {
+					cfg.Models = testModels(b)
+				}
+				runtime.GC()
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				w := NewWorker(cfg)
+				for i := range 4 * n {
+					ev := benchEvent(n, i)
+					w.Process(int64(i), &ev)
+					if w.Pending() > 10000 {
+						_ = w.Flush(context.Background(), discardSink{})
+					}
+				}
+				_ = w.Flush(context.Background(), discardSink{})
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/key")
+				var enc int
+				_ = w.eng.Snapshot(func(_ string, v []byte) error { enc += len(v); return nil })
+				b.ReportMetric(float64(enc)/n, "changelog-bytes/key")
+				runtime.KeepAlive(w)
+			}
+		})
+	}
+}
