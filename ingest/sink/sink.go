@@ -63,9 +63,10 @@ type Sink struct {
 	first   time.Time                 // when the oldest batched row arrived
 }
 
-// row is one crm.events row in column order, plus the partition it came from.
+// row is one crm.events row in column order, plus the record it came from
+// (for its partition, and to dead-letter it if ClickHouse refuses the row).
 type row struct {
-	part                                                    int32
+	rec                                                     *kgo.Record
 	id, typ                                                 string
 	occurred                                                time.Time
 	ms                                                      uint16
@@ -135,7 +136,10 @@ func New(cfg Config) (*Sink, error) {
 		Name:        "clickhouse",
 		Timeout:     cfg.BreakerOpen,
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 3 },
-		IsExcluded:  func(err error) bool { return errors.Is(err, context.Canceled) },
+		IsExcluded: func(err error) bool {
+			var re *rowError
+			return errors.Is(err, context.Canceled) || errors.As(err, &re)
+		},
 		OnStateChange: func(_ string, from, to gobreaker.State) {
 			s.log.Warn("clickhouse breaker", "from", from.String(), "to", to.String())
 			s.m.breakerOpen.Set(boolf(to == gobreaker.StateOpen))
@@ -274,7 +278,14 @@ func (s *Sink) add(recs []*kgo.Record) {
 			// deletes the subject's rows itself. Storing it would count as
 			// an event.
 		default:
-			s.rows = append(s.rows, s.toRow(r.Partition, &e))
+			// Decode trusts the topic; a rogue producer could still write
+			// what ClickHouse cannot store (a year past 2105), and one such
+			// row would block the batch forever.
+			if verr := e.Validate(); verr != nil {
+				s.dead = append(s.dead, dlq.New(r, "sink: "+verr.Error(), now, s.cfg.DLQ))
+				break
+			}
+			s.rows = append(s.rows, s.toRow(r, &e))
 		}
 		s.offsets[r.Partition] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
 	}
@@ -318,9 +329,17 @@ func (s *Sink) flushLocked(ctx context.Context) error {
 	if len(s.rows)+len(s.dead) == 0 {
 		return nil
 	}
-	if len(s.rows) > 0 {
+	for len(s.rows) > 0 {
 		start := s.cfg.Now()
 		_, err := s.breaker.Execute(func() (struct{}, error) { return struct{}{}, s.insertRows(ctx) })
+		var re *rowError
+		if errors.As(err, &re) {
+			r := s.rows[re.i]
+			s.log.Warn("row refused by the driver; dead-lettered", "origin", dlq.Origin(r.rec), "error", re.err)
+			s.dead = append(s.dead, dlq.New(r.rec, "sink: "+re.Error(), s.cfg.Now(), s.cfg.DLQ))
+			s.rows = append(s.rows[:re.i], s.rows[re.i+1:]...)
+			continue
+		}
 		if err != nil {
 			s.m.insertErrors.Inc()
 			return fmt.Errorf("insert %d rows: %w", len(s.rows), err)
@@ -328,6 +347,7 @@ func (s *Sink) flushLocked(ctx context.Context) error {
 		s.m.insertSeconds.Observe(s.cfg.Now().Sub(start).Seconds())
 		s.m.batchRows.Observe(float64(len(s.rows)))
 		s.m.rows.Add(float64(len(s.rows)))
+		clear(s.rows) // drop the records for the GC
 		s.rows = s.rows[:0]
 	}
 	if len(s.dead) > 0 {
@@ -360,7 +380,7 @@ func (s *Sink) insertRows(ctx context.Context) error {
 		r := &s.rows[i]
 		if err := b.Append(r.id, r.typ, r.occurred, r.ms, r.lead, r.account, r.owner, r.session, r.source,
 			r.email, r.phone, r.name, r.company, r.country, r.title, r.properties, now, version); err != nil {
-			return fmt.Errorf("append: %w", err)
+			return &rowError{i: i, err: err}
 		}
 	}
 	if err := b.Send(); err != nil {
@@ -368,6 +388,16 @@ func (s *Sink) insertRows(ctx context.Context) error {
 	}
 	return nil
 }
+
+// rowError is a row the driver refused: the row, not ClickHouse, is at
+// fault, so it is dead-lettered and the rest of the batch retried at once.
+type rowError struct {
+	i   int
+	err error
+}
+
+func (e *rowError) Error() string { return fmt.Sprintf("append row %d: %v", e.i, e.err) }
+func (e *rowError) Unwrap() error { return e.err }
 
 func (s *Sink) commit(ctx context.Context, offsets map[int32]kgo.EpochOffset) error {
 	if len(offsets) == 0 {
@@ -432,10 +462,11 @@ func (s *Sink) dropLocked(parts []int32) {
 	}
 	kept := s.rows[:0]
 	for _, r := range s.rows {
-		if !gone[r.part] {
+		if !gone[r.rec.Partition] {
 			kept = append(kept, r)
 		}
 	}
+	clear(s.rows[len(kept):])
 	s.rows = kept
 	keptDead := s.dead[:0]
 	for _, r := range s.dead {
@@ -446,7 +477,7 @@ func (s *Sink) dropLocked(parts []int32) {
 	s.dead = keptDead
 }
 
-func (s *Sink) toRow(part int32, e *event.Event) row {
+func (s *Sink) toRow(rec *kgo.Record, e *event.Event) row {
 	c := e.Contact
 	if len(s.cfg.PIIKey) > 0 {
 		c.Email, c.Phone, c.Name = s.hash(c.Email), s.hash(c.Phone), s.hash(c.Name)
@@ -457,7 +488,7 @@ func (s *Sink) toRow(part int32, e *event.Event) row {
 	}
 	sec := e.OccurredAt.Truncate(time.Second)
 	return row{
-		part: part, id: e.ID, typ: string(e.Type),
+		rec: rec, id: e.ID, typ: string(e.Type),
 		occurred: sec, ms: uint16(e.OccurredAt.Sub(sec) / time.Millisecond),
 		lead: e.LeadID, account: e.AccountID, owner: e.OwnerID, session: e.SessionID, source: e.Source,
 		email: c.Email, phone: c.Phone, name: c.Name, company: c.Company, country: c.Country, title: c.Title,
