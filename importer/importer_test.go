@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/crmstream/crmstream/event"
+	"github.com/crmstream/crmstream/ingest/collector"
 	"github.com/crmstream/crmstream/internal/kafkatest"
 )
 
@@ -320,5 +321,42 @@ func TestHTTPPublisher(t *testing.T) {
 	bad := &HTTPPublisher{URL: srv.URL}
 	if _, err := bad.Publish(context.Background(), evs); err == nil || !strings.Contains(err.Error(), "400") {
 		t.Fatalf("no token: err = %v, want the 400 reported", err)
+	}
+}
+
+// TestHTTPPublisherWithCollector runs the importer against the real
+// collector handler (ingest/collector) in front of a real-protocol broker:
+// the NDJSON body, the write key and the 207 answer's per-event reasons are
+// the contract between the two.
+func TestHTTPPublisherWithCollector(t *testing.T) {
+	brokers := kafkatest.Cluster(t, "crm.events")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	h, err := collector.New(collector.Config{Producer: cl, WriteKeys: []string{"wk"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	b, err := ReadOlist("testdata/olist")
+	if err != nil {
+		t.Fatal(err)
+	}
+	Sort(b.Items)
+	// An event that skipped validation: the collector must refuse it by index.
+	bad := Item{File: "forged", Line: 9, Event: event.Event{ID: "x", Type: "not_a_type", OccurredAt: time.Unix(1700000000, 0), LeadID: "l"}}
+	items := append(b.Items, bad)
+	s, err := Run(context.Background(), Config{Publisher: &HTTPPublisher{URL: srv.URL + "/v1/events", Token: "wk"}, BatchSize: 2}, items, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Accepted != 4 || len(s.Rejected) != 1 || s.Rejected[0].File != "forged" || !strings.Contains(s.Rejected[0].Reason, "type") {
+		t.Fatalf("accepted %d, rejected %+v", s.Accepted, s.Rejected)
+	}
+	if _, err := (&HTTPPublisher{URL: srv.URL + "/v1/events", Token: "wrong"}).Publish(context.Background(), []event.Event{b.Items[0].Event}); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("wrong write key: %v", err)
 	}
 }
