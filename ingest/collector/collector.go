@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +42,7 @@ type Config struct {
 	MaxItems       int                   // events per request; default 10,000
 	MaxInFlight    int                   // requests processed at once, beyond that 429; default 32
 	ProduceTimeout time.Duration         // wait for Kafka acknowledgements; default 10 s
+	BodyTimeout    time.Duration         // time to receive the body once admitted (408 beyond), so slow senders cannot hold the in-flight slots; default 30 s
 	RetryAfter     time.Duration         // told to callers on 429/503; default 2 s
 	Ready          func() error          // downstream health (the sink); non-nil error = 503; nil func = ready
 	Rejects        rejects.Recorder      // where rejections are recorded; nil = rejects.Discard
@@ -90,6 +92,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = 2 * time.Second
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = 30 * time.Second
 	}
 	if cfg.Rejects == nil {
 		cfg.Rejects = rejects.Discard
@@ -167,8 +172,8 @@ type Rejection struct {
 }
 
 // ServeHTTP answers 200 (all accepted), 207 (some rejected), 422 (all
-// rejected), 400 (no events / unreadable body), 401, 405, 413 (body or item
-// count over the limit), 415 (unknown Content-Encoding), 429 (too many
+// rejected), 400 (no events / unreadable body), 401, 405, 408 (body slower
+// than BodyTimeout), 413 (body or item count over the limit), 415 (unknown Content-Encoding), 429 (too many
 // requests in flight) or 503 (Kafka or the sink unavailable; nothing
 // reported accepted, retry the whole request: event ids make it idempotent).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -201,6 +206,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 		return h.fail(w, http.StatusServiceUnavailable, err.Error())
 	}
 
+	// A socket deadline, hence the wall clock rather than cfg.Now. Not
+	// supported by every ResponseWriter (tests): then there is none.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.cfg.BodyTimeout))
 	buf := h.getBuf()
 	defer h.putBuf(buf)
 	code, err := h.readBody(w, r, buf)
@@ -361,6 +369,9 @@ func bodyErr(err error, limit int64, what string) (int, error) {
 	var mb *http.MaxBytesError
 	if errors.As(err, &mb) {
 		return http.StatusRequestEntityTooLarge, fmt.Errorf("body is more than the limit of %d bytes", limit)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return http.StatusRequestTimeout, errors.New("body not received in time")
 	}
 	return http.StatusBadRequest, fmt.Errorf("read %s: %w", what, err)
 }

@@ -1,10 +1,12 @@
 package collector
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -269,6 +271,37 @@ func (p *blockingProducer) Produce(_ context.Context, r *kgo.Record, promise fun
 }
 
 func (p *blockingProducer) waiting() int { p.mu.Lock(); defer p.mu.Unlock(); return p.n }
+
+// TestSlowBody: a sender that stalls mid-body is cut off after BodyTimeout
+// with 408 and its in-flight slot is freed.
+func TestSlowBody(t *testing.T) {
+	h, _ := newHandler(t, &fakeProducer{}, func(c *Config) { c.MaxInFlight = 1; c.BodyTimeout = 200 * time.Millisecond })
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n[{\"event_id\":")
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestTimeout {
+		t.Fatalf("status %d, want 408", resp.StatusCode)
+	}
+	r, err := http.Post(srv.URL, "application/json", strings.NewReader(ev("after-slow")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != 200 {
+		t.Fatalf("next request: status %d (slot not freed?)", r.StatusCode)
+	}
+}
 
 func TestMethod(t *testing.T) {
 	h, _ := newHandler(t, &fakeProducer{}, nil)

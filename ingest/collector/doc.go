@@ -34,7 +34,9 @@
 //
 // At most MaxInFlight requests are processed at once; beyond that the answer
 // is 429 with Retry-After, so memory stays bounded by MaxInFlight ×
-// MaxBodyBytes instead of growing with the queue. When the Ready check fails
+// MaxBodyBytes instead of growing with the queue. A body that takes longer
+// than BodyTimeout to arrive is answered 408, so slow senders cannot hold
+// the slots. When the Ready check fails
 // (the sink cannot write to ClickHouse) or the Kafka breaker is open (three
 // produce failures in a row), the answer is 503 with Retry-After before the
 // body is read.
