@@ -119,7 +119,7 @@ func refOutputs(day Sec, stream []testEvent, lateness Span) (late []string, perK
 // the changelog at random points must give exactly the same output sequence.
 func TestEngineMatchesReference(t *testing.T) {
 	day := SecOf(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	seeds := 200
+	seeds := 80
 	if testing.Short() {
 		seeds = 50
 	}
