@@ -173,9 +173,10 @@ type Rejection struct {
 
 // ServeHTTP answers 200 (all accepted), 207 (some rejected), 422 (all
 // rejected), 400 (no events / unreadable body), 401, 405, 408 (body slower
-// than BodyTimeout), 413 (body or item count over the limit), 415 (unknown Content-Encoding), 429 (too many
-// requests in flight) or 503 (Kafka or the sink unavailable; nothing
-// reported accepted, retry the whole request: event ids make it idempotent).
+// than BodyTimeout), 413 (body or item count over the limit), 415 (unknown
+// Content-Encoding), 429 (too many requests in flight) or 503 (Kafka or the
+// sink unavailable; nothing reported accepted, retry the whole request:
+// event ids make it idempotent).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.cfg.Now()
 	code := h.serve(w, r)
@@ -222,7 +223,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 		res     Response
 		recs    []*kgo.Record
 		bad     []rejects.Reject
-		values  []byte // one slab for all encoded events
+		kinds   []string // metric label of each bad item
+		values  []byte   // one slab for all encoded events
 		tooMany bool
 		idx     int
 	)
@@ -238,7 +240,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 			id := peekID(item)
 			res.Rejected = append(res.Rejected, Rejection{Index: i, EventID: id, Reason: err.Error()})
 			bad = append(bad, rejects.Reject{Origin: "collector", EventID: id, Reason: err.Error(), Payload: item, ReceivedAt: received})
-			h.m.rejected.WithLabelValues(rejects.Kind(err)).Inc()
+			kinds = append(kinds, rejects.Kind(err))
 			return true
 		}
 		n := len(values)
@@ -268,7 +270,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 	}
 	res.Accepted = len(recs)
 	h.m.accepted.Add(float64(len(recs)))
-	for _, rj := range bad {
+	// Rejections count once the request's outcome is final: a 503 is
+	// retried and would count them twice.
+	for i, rj := range bad {
+		h.m.rejected.WithLabelValues(kinds[i]).Inc()
 		h.cfg.Rejects.Add(rj)
 	}
 	code = http.StatusOK

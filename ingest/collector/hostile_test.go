@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 var writeCorpus = flag.Bool("write-corpus", false, "write the hostile inputs as seed corpora under testdata/fuzz")
@@ -55,6 +57,24 @@ func hostileInputs() []struct {
 	}
 }
 
+// sum adds up every series of a metric.
+func sum(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				total += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return total
+}
+
 func manyProps(n int) string {
 	var b strings.Builder
 	b.WriteByte('{')
@@ -74,7 +94,8 @@ func manyProps(n int) string {
 // taking good events.
 func TestHostile(t *testing.T) {
 	p := &fakeProducer{}
-	h, rec := newHandler(t, p, nil)
+	reg := prometheus.NewRegistry()
+	h, rec := newHandler(t, p, func(c *Config) { c.Registerer = reg })
 	sentAccepted, sentRejected := 0, 0
 	for _, tc := range hostileInputs() {
 		t.Run(tc.name, func(t *testing.T) {
@@ -102,6 +123,15 @@ func TestHostile(t *testing.T) {
 	}
 	if rec.len() != sentRejected {
 		t.Errorf("%d rejects recorded, %d reported rejected", rec.len(), sentRejected)
+	}
+	for name, want := range map[string]int{
+		"crmstream_ingest_events_in_total":       sentAccepted + sentRejected,
+		"crmstream_ingest_events_out_total":      sentAccepted,
+		"crmstream_ingest_events_rejected_total": sentRejected,
+	} {
+		if got := sum(t, reg, name); got != float64(want) {
+			t.Errorf("%s = %v, want %d", name, got, want)
+		}
 	}
 	if err := h.Ready(); err != nil {
 		t.Fatalf("not ready after hostile inputs: %v", err)
