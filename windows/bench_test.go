@@ -28,6 +28,7 @@ func BenchmarkWindowUpdate(b *testing.B) {
 	t := t0
 	i := 0
 	b.ReportAllocs()
+	cpu := cpuTime()
 	for b.Loop() {
 		k := (i * 7919) % keys
 		states[k].add(t-Sec(i&63), float64(i&15))
@@ -36,6 +37,7 @@ func BenchmarkWindowUpdate(b *testing.B) {
 			t++
 		}
 	}
+	reportCPU(b, cpu, "updates")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
 }
 
@@ -89,6 +91,7 @@ func BenchmarkEngineProcess(b *testing.B) {
 	}
 	i := 0
 	b.ReportAllocs()
+	cpu := cpuTime()
 	for b.Loop() {
 		e.Process(keys[(i*7919)%n], t-Sec(i&127), 1)
 		i++
@@ -96,6 +99,7 @@ func BenchmarkEngineProcess(b *testing.B) {
 			t++
 		}
 	}
+	reportCPU(b, cpu, "events")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(e.Counters().TimersFired)/float64(b.N+4*n), "timers/event")
 }

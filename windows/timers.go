@@ -39,8 +39,10 @@ func (a timerItem[S]) less(b timerItem[S]) bool {
 	return a.slot < b.slot
 }
 
-// timerHeap is a binary min-heap; hand-written so push/pop do not allocate
-// (container/heap boxes items in interfaces).
+// timerHeap is a 4-ary min-heap: half the levels of a binary heap, so half
+// the cache misses per push and pop when a partition holds 100 k+ timers.
+// Hand-written so push and pop do not allocate (container/heap boxes items
+// in interfaces).
 type timerHeap[S any] []timerItem[S]
 
 func (h *timerHeap[S]) push(it timerItem[S]) {
@@ -48,7 +50,7 @@ func (h *timerHeap[S]) push(it timerItem[S]) {
 	s := *h
 	i := len(s) - 1
 	for i > 0 {
-		p := (i - 1) / 2
+		p := (i - 1) / 4
 		if !s[i].less(s[p]) {
 			break
 		}
@@ -66,13 +68,15 @@ func (h *timerHeap[S]) pop() timerItem[S] {
 	s = s[:n]
 	i := 0
 	for {
-		l := 2*i + 1
-		if l >= n {
+		c := 4*i + 1
+		if c >= n {
 			break
 		}
-		m := l
-		if r := l + 1; r < n && s[r].less(s[l]) {
-			m = r
+		m := c
+		for k := c + 1; k < c+4 && k < n; k++ {
+			if s[k].less(s[m]) {
+				m = k
+			}
 		}
 		if !s[m].less(s[i]) {
 			break
