@@ -55,6 +55,7 @@ type config struct {
 	sseClients int
 	out        string
 	rates      []float64
+	maxThreads int
 }
 
 func main() {
@@ -71,6 +72,7 @@ func main() {
 	flag.DurationVar(&c.cacheTTL, "cache-ttl", 2*time.Second, "dashboard response cache TTL")
 	flag.IntVar(&c.sseClients, "sse-clients", 1000, "SSE clients for the fan-out test; 0 skips it")
 	flag.StringVar(&c.out, "out", "bench/results", "directory for the JSON results")
+	flag.IntVar(&c.maxThreads, "max-threads", 0, "ClickHouse max_threads per dashboard query (0 = server default)")
 	var rates string
 	flag.StringVar(&rates, "rates", "0,1", "per-client request rates to run: 0 = closed loop (each client sends as soon as it has its answer), r > 0 = open loop, r requests/s per client, latency measured from the scheduled send time")
 	flag.Parse()
@@ -164,7 +166,7 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	reader, err := reports.New(reports.Config{Conn: store.Conn, Database: store.DB, MaxConcurrent: c.pool, ObserveAcquire: observe})
+	reader, err := reports.New(reports.Config{Conn: store.Conn, Database: store.DB, MaxConcurrent: c.pool, ObserveAcquire: observe, MaxThreads: c.maxThreads})
 	if err != nil {
 		return err
 	}

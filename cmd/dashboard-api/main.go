@@ -40,6 +40,7 @@ type config struct {
 	burst      int
 	alertPoll  time.Duration
 	livePoll   time.Duration
+	maxThreads int
 }
 
 func (c config) Validate() error {
@@ -82,6 +83,7 @@ func run(args []string) error {
 	f.Int(&c.burst, "rate-burst", "CRM_DASHBOARD_RATE_BURST", 100, "burst per token")
 	f.Duration(&c.alertPoll, "alert-poll", "CRM_DASHBOARD_ALERT_POLL", time.Second, "how often new alerts are read for the stream")
 	f.Duration(&c.livePoll, "live-poll", "CRM_DASHBOARD_LIVE_POLL", 2*time.Second, "how often the live funnel is re-read")
+	f.Int(&c.maxThreads, "clickhouse-max-threads", "CRM_DASHBOARD_CLICKHOUSE_MAX_THREADS", 0, "max_threads per dashboard query; 0 = server default")
 	logger := f.Log()
 	if err := f.Parse(args, os.Getenv); err != nil {
 		return err
@@ -142,7 +144,7 @@ func run(args []string) error {
 	if maxConns <= 0 {
 		maxConns = 32
 	}
-	reader, err := reports.New(reports.Config{Conn: store.Conn, Database: store.DB, MaxConcurrent: maxConns, ObserveAcquire: observe})
+	reader, err := reports.New(reports.Config{Conn: store.Conn, Database: store.DB, MaxConcurrent: maxConns, ObserveAcquire: observe, MaxThreads: c.maxThreads})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -19,7 +20,12 @@ type Config struct {
 	Database       string              // required; [A-Za-z0-9_]+
 	MaxConcurrent  int                 // queries in flight; default 16 (match the pool's MaxOpenConns)
 	ObserveAcquire func(time.Duration) // optional: time each query waited for a slot
-	Now            func() time.Time    // clock; default time.Now
+	// MaxThreads caps ClickHouse's threads per dashboard query (setting
+	// max_threads); 0 keeps the server's default (one per core). On a small
+	// shared machine 1 keeps a long report from taking every core from the
+	// server that answers cached requests.
+	MaxThreads int
+	Now        func() time.Time // clock; default time.Now
 }
 
 // Reader runs the dashboard's queries. Safe for concurrent use.
@@ -29,6 +35,7 @@ type Reader struct {
 	slots   chan struct{}
 	observe func(time.Duration)
 	now     func() time.Time
+	opts    []clickhouse.QueryOption
 }
 
 var dbName = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
@@ -50,7 +57,11 @@ func New(cfg Config) (*Reader, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Reader{conn: cfg.Conn, db: cfg.Database, slots: make(chan struct{}, cfg.MaxConcurrent), observe: cfg.ObserveAcquire, now: cfg.Now}, nil
+	r := &Reader{conn: cfg.Conn, db: cfg.Database, slots: make(chan struct{}, cfg.MaxConcurrent), observe: cfg.ObserveAcquire, now: cfg.Now}
+	if cfg.MaxThreads > 0 {
+		r.opts = append(r.opts, clickhouse.WithSettings(clickhouse.Settings{"max_threads": cfg.MaxThreads}))
+	}
+	return r, nil
 }
 
 // Database is the database the Reader reads.
@@ -85,6 +96,9 @@ func (r *Reader) query(ctx context.Context, name string, q sqler, scan func(driv
 	}
 	defer release()
 	sql, args := q.toSQL()
+	if len(r.opts) > 0 {
+		ctx = clickhouse.Context(ctx, r.opts...)
+	}
 	rows, err := r.conn.Query(ctx, sql, args...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
