@@ -168,7 +168,7 @@ func (a *Alert) Validate() error {
 	return errors.Join(errs...)
 }
 
-// MarshalJSON is the wire form of the crm.alerts topic.
+// AppendJSON appends the JSON form of a: the value of crm.alerts records.
 func (a *Alert) AppendJSON(dst []byte) ([]byte, error) {
 	b, err := json.Marshal(a)
 	if err != nil {

@@ -490,7 +490,7 @@ func (d *Detector) flowCompleted(st *State, e *event.Event, t, now int64, out *O
 		c.status = flowDone
 	case flowFired:
 		if t <= c.deadline {
-			d.emit(st, d.flowAlert(st, c, Retracted, e.ID), out)
+			d.emit(st, d.flowAlert(st, c, Retracted, e.ID, "the flow was completed in time after all"), out)
 		}
 		c.status = flowDone
 	}
@@ -517,12 +517,14 @@ func (d *Detector) fireFlow(st *State, f *flow, now int64, out *Output) {
 	}
 	f.status = flowFired
 	f.firedWall = ms(d.wall())
-	a := d.flowAlert(st, f, Fired, "")
+	a := d.flowAlert(st, f, Fired, "", "")
 	a.Details.DetectedAt = tm(now)
 	d.emit(st, a, out)
 }
 
-func (d *Detector) flowAlert(st *State, f *flow, status Status, by string) Alert {
+// flowAlert builds the abandonment alert of f; a retraction names the event
+// that disproved it (by) and why, in words.
+func (d *Detector) flowAlert(st *State, f *flow, status Status, by, why string) Alert {
 	a := d.base(st, Abandonment, EpisodeID(Abandonment, st.key, f.name, f.startID), f.deadline, f.deadline)
 	a.FiredAt = tm(f.firedWall)
 	a.Status = status
@@ -554,7 +556,7 @@ func (d *Detector) flowAlert(st *State, f *flow, status Status, by string) Alert
 	a.Details.Timeout = timeout.String()
 	if status == Retracted {
 		a.UpdatedAt = d.wall().UTC()
-		a.Reason = "Retracted: the flow was completed in time after all. " + a.Reason
+		a.Reason = "Retracted: " + why + ". " + a.Reason
 		a.Details.RetractedBy = by
 	}
 	return a
@@ -567,9 +569,7 @@ func (d *Detector) retractConverted(st *State, t int64, by string, out *Output) 
 		f := &st.flows[i]
 		if f.status == flowFired && t <= f.deadline {
 			f.status = flowDone
-			a := d.flowAlert(st, f, Retracted, by)
-			a.Reason = "Retracted: the lead had converted before. " + a.Reason[len("Retracted: the flow was completed in time after all. "):]
-			d.emit(st, a, out)
+			d.emit(st, d.flowAlert(st, f, Retracted, by, "the lead had converted before"), out)
 		}
 	}
 	if q := &st.leadQuiet; q.live && t <= q.firedDeadline {
