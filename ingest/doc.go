@@ -34,6 +34,13 @@
 // process), the relay holds one poll, the sink one batch and pauses fetching
 // while ClickHouse is down.
 //
+// # Metrics
+//
+// Each part documents its own; the process adds
+// crmstream_ingest_consumer_lag_records{group,topic,partition} (kadm, every
+// LagEvery) for the relay and sink groups, and franz-go client metrics
+// (kprom) as crmstream_ingest_kafka_*{client="producer|relay|sink"}.
+//
 // # Shutdown
 //
 // On cancel, Run stops accepting HTTP requests and lets those in flight

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
@@ -50,6 +51,7 @@ type Config struct {
 	BatchRows  int           // sink
 	FlushEvery time.Duration // sink
 	PIIKey     []byte        // sink: hash e-mail, phone, name
+	LagEvery   time.Duration // consumer-lag metric refresh; default 15 s
 
 	Logger   *slog.Logger         // nil = discard
 	Registry *prometheus.Registry // /metrics; nil = a new one
@@ -164,6 +166,24 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		parts = append(parts, rl)
 	}
+	if cfg.Relay || cfg.Sink {
+		var groups []string
+		if cfg.Relay {
+			groups = append(groups, or(cfg.RelayGroup, "crmstream-relay"))
+		}
+		if cfg.Sink {
+			groups = append(groups, or(cfg.SinkGroup, "crmstream-sink"))
+		}
+		every := cfg.LagEvery
+		if every <= 0 {
+			every = 15 * time.Second
+		}
+		lw, err := newLagWatcher(kadm.NewClient(producer), groups, every, log, reg)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, lw)
+	}
 	mux := http.NewServeMux()
 	if cfg.Collector {
 		c := collector.Config{
@@ -195,6 +215,13 @@ func Run(ctx context.Context, cfg Config) error {
 	wg.Wait()
 	log.Info("ingest stopped", "error", err)
 	return err
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 func suffix(id, s string) string {

@@ -55,7 +55,7 @@ func startPipeline(t testing.TB, mod func(*Config)) *pipeline {
 		Collector: true, Relay: true, Sink: true,
 		Kafka:      kafka.Config{Brokers: p.brokers},
 		ClickHouse: chstore.Config{Addr: []string{chtest.Addr()}, Database: p.store.DB},
-		HTTPAddr:   addr, BatchRows: 500, FlushEvery: 100 * time.Millisecond,
+		HTTPAddr:   addr, BatchRows: 500, FlushEvery: 100 * time.Millisecond, LagEvery: 100 * time.Millisecond,
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -199,6 +199,27 @@ func TestEndToEnd(t *testing.T) {
 	if n := p.count("SELECT count() FROM DB.rejects FINAL WHERE origin = 'relay'"); n != 2 {
 		t.Errorf("%d relay rejects logged, want 2", n)
 	}
+	// Offsets are committed after the writes: both groups end with no lag.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		lags := p.series("crmstream_ingest_consumer_lag_records")
+		groups, behind := map[string]bool{}, 0.0
+		for labels, v := range lags {
+			for _, g := range []string{"crmstream-relay", "crmstream-sink"} {
+				if strings.Contains(labels, `group="`+g+`"`) {
+					groups[g] = true
+				}
+			}
+			behind += v
+		}
+		if len(groups) == 2 && behind == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("consumer lag: %v", lags)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if err := p.stop(); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
@@ -239,4 +260,28 @@ func (p *pipeline) metric(name string) float64 {
 		}
 	}
 	return sum
+}
+
+// series returns the samples of a metric on /metrics by their label text.
+func (p *pipeline) series(name string) map[string]float64 {
+	p.t.Helper()
+	resp, err := http.Get(p.base + "/metrics")
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, name+"{")
+		if !ok {
+			continue
+		}
+		labels, value, _ := strings.Cut(rest, "} ")
+		var v float64
+		if _, err := fmt.Sscanf(value, "%g", &v); err == nil {
+			out[labels] = v
+		}
+	}
+	return out
 }

@@ -56,5 +56,4 @@
 //	crmstream_ingest_sink_insert_errors_total          failed insert attempts
 //	crmstream_ingest_sink_breaker_open                 1 while the ClickHouse breaker is open
 //	crmstream_ingest_sink_dead_letters_total           undecodable records sent to the DLQ
-//	crmstream_ingest_consumer_lag_records{group,topic,partition}   from kadm, every LagEvery
 package sink

@@ -1,13 +1,9 @@
 package sink
 
 import (
-	"context"
 	"fmt"
-	"strconv"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kadm"
 )
 
 type metrics struct {
@@ -17,7 +13,6 @@ type metrics struct {
 	insertErrors  prometheus.Counter
 	breakerOpen   prometheus.Gauge
 	dead          prometheus.Counter
-	lag           *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -42,44 +37,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		dead: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "crmstream_ingest_sink_dead_letters_total", Help: "Undecodable crm.events records sent to the dead-letter topic.",
 		}),
-		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "crmstream_ingest_consumer_lag_records", Help: "Records between the group's committed offset and the partition end.",
-		}, []string{"group", "topic", "partition"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.rows, m.batchRows, m.insertSeconds, m.insertErrors, m.breakerOpen, m.dead, m.lag} {
+		for _, c := range []prometheus.Collector{m.rows, m.batchRows, m.insertSeconds, m.insertErrors, m.breakerOpen, m.dead} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("sink: register metrics: %w", err)
 			}
 		}
 	}
 	return m, nil
-}
-
-// watchLag refreshes the consumer-lag gauge until ctx is done.
-func (s *Sink) watchLag(ctx context.Context) {
-	adm := kadm.NewClient(s.cl)
-	t := time.NewTicker(s.cfg.LagEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		lags, err := adm.Lag(lctx, s.cfg.Group)
-		cancel()
-		if err != nil {
-			s.log.Debug("consumer lag", "error", err)
-			continue
-		}
-		for _, l := range lags {
-			for _, ml := range l.Lag.Sorted() {
-				if ml.Err == nil {
-					s.m.lag.WithLabelValues(l.Group, ml.Topic, strconv.Itoa(int(ml.Partition))).Set(float64(ml.Lag))
-				}
-			}
-		}
-	}
 }

@@ -39,7 +39,6 @@ type Config struct {
 	MaxBackoff    time.Duration         // cap of the retry backoff; default 10 s
 	BreakerOpen   time.Duration         // time the breaker stays open before a trial insert; default 5 s
 	DrainTimeout  time.Duration         // on stop, time to flush the last batch; default 15 s
-	LagEvery      time.Duration         // consumer-lag refresh; default 15 s; < 0 disables
 	PIIKey        []byte                // non-empty: hash e-mail, phone and name (HMAC-SHA256)
 	Logger        *slog.Logger          // nil = discard
 	Registerer    prometheus.Registerer // nil = metrics not registered
@@ -110,9 +109,6 @@ func New(cfg Config) (*Sink, error) {
 	}
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 15 * time.Second
-	}
-	if cfg.LagEvery == 0 {
-		cfg.LagEvery = 15 * time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -199,12 +195,6 @@ func (s *Sink) Healthy() error {
 // (within DrainTimeout), leaves the group and returns nil.
 func (s *Sink) Run(ctx context.Context) error {
 	defer s.cl.Close()
-	if s.cfg.LagEvery > 0 {
-		lctx, cancel := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		wg.Go(func() { s.watchLag(lctx) })
-		defer func() { cancel(); wg.Wait() }()
-	}
 	for {
 		wait := s.cfg.FlushEvery
 		s.mu.Lock()

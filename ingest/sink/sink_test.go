@@ -103,7 +103,7 @@ func (h *harness) start(mod func(*Config)) (*Sink, func()) {
 	cfg := Config{
 		Opts: []kgo.Opt{kgo.SeedBrokers(h.brokers...)}, Group: "sink-test",
 		Conn: h.conn, Database: h.store.DB, BatchRows: 50, FlushEvery: 100 * time.Millisecond,
-		BreakerOpen: 200 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, LagEvery: -1, Registerer: h.reg,
+		BreakerOpen: 200 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Registerer: h.reg,
 		InsertTimeout: 10 * time.Second,
 		Logger:        slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
