@@ -433,8 +433,14 @@ func (pw *partitionWorker) run() {
 	defer tick.Stop()
 	pw.lastSync = time.Now() // flush timing follows the real ticker, not the injected clock
 	for {
+		// Backpressure: while the sink is failing and rows pile up, stop
+		// taking records (the poll loop then stops fetching) and only retry.
+		in := pw.in
+		if pw.w.Pending() >= 4*pw.s.cfg.FlushRows {
+			in = nil
+		}
 		select {
-		case recs := <-pw.in:
+		case recs := <-in:
 			pw.process(recs)
 		case <-tick.C:
 			pw.w.Advance(pw.s.o.Now())

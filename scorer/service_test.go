@@ -22,12 +22,13 @@ import (
 // records every write; a row key written twice with different values is a
 // conflict (ClickHouse would keep either).
 type syncSink struct {
-	mu       sync.Mutex
-	leads    map[string]LeadScore
-	churn    map[string]ChurnScore
-	late     map[string]LateEvent
-	conflict []string
-	failNext int // fail this many writes (flush errors)
+	mu        sync.Mutex
+	leads     map[string]LeadScore
+	churn     map[string]ChurnScore
+	late      map[string]LateEvent
+	conflict  []string
+	failNext  int       // fail this many writes (flush errors)
+	failUntil time.Time // fail every write until then (an outage)
 }
 
 func newSyncSink() *syncSink {
@@ -40,6 +41,9 @@ func (s *syncSink) Write(_ context.Context, b *Batch) error {
 	if s.failNext > 0 {
 		s.failNext--
 		return fmt.Errorf("injected sink failure")
+	}
+	if time.Now().Before(s.failUntil) {
+		return fmt.Errorf("injected sink outage")
 	}
 	for _, r := range b.Leads {
 		r.ScoredAt = time.Time{}
@@ -300,4 +304,39 @@ func testLogger(t *testing.T, name string) *slog.Logger {
 		return nil
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("instance", name, "test", t.Name())
+}
+
+// TestSinkOutage: ClickHouse is down for a while. No offset is committed
+// while rows are not durable, and after the outage every row arrives: the
+// results equal those of a run without an outage.
+func TestSinkOutage(t *testing.T) {
+	leaks := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, leaks) })
+	recs := testStream(5, 1500)
+	want := reference(t, recs)
+
+	brokers := kafkatest.Cluster(t, kafka.TopicEvents, kafka.TopicChangelog)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	got := newSyncSink()
+	got.failUntil = time.Now().Add(2 * time.Second)
+	produce(t, cl, recs)
+	a := startService(t, brokers, "g", got)
+	time.Sleep(time.Second)
+	committed, err := adm.FetchOffsets(context.Background(), "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed.Each(func(o kadm.OffsetResponse) {
+		if o.At > 0 {
+			t.Errorf("partition %d committed %d during the outage", o.Partition, o.At)
+		}
+	})
+	waitCommitted(t, adm, "g")
+	a.stop(t)
+	compareRuns(t, want, got)
 }
