@@ -15,7 +15,13 @@
 //
 // # Scores
 //
-// Until learned models are plugged in, scores come from transparent rules
+// With WorkerConfig.Models (what cmd/scorer runs), each key's events feed a
+// features.State; the lead or churn model scores the vector with reasons,
+// and the worker delivers the models' delayed labels through event-time
+// timers: a conversion (a cancellation, for accounts) within the horizon is
+// a positive, the horizon passing without one a negative.
+//
+// Without models, scores come from transparent rules
 // (RulesVersion): a lead's fit (title seniority, company e-mail, company,
 // phone, size; up to 40 points) plus engagement (weighted events decaying with
 // a 7-day half-life; up to 60 points); 100 once converted. Tiers: hot ≥ 80,
