@@ -464,6 +464,36 @@ func TestRender(t *testing.T) {
 	}
 }
 
+func TestRenderKinds(t *testing.T) {
+	drift := alerts.NewModelDrift("lead", "v3", "auc", 0.55, 0.6, t0, t0, "")
+	for _, tc := range []struct {
+		a    alerts.Alert
+		want []string
+	}{
+		{alerts.Alert{ID: "i", Kind: alerts.Inactivity, AccountID: "acme", Status: alerts.Fired, EventTime: t0, Reason: "Paying account acme has not logged in for 7 days."},
+			[]string{"Gone quiet: acme", "*Account*\\nacme", "has not logged in"}},
+		{alerts.Alert{ID: "h", Kind: alerts.HotLead, LeadID: "l9", Status: alerts.Fired, EventTime: t0, Score: 85, Reason: "Lead score rose to 85."},
+			[]string{"Hot lead: l9", "*Score*\\n85"}},
+		{alerts.Alert{ID: "c", Kind: alerts.ChurnRisk, AccountID: "acme", Status: alerts.Retracted, EventTime: t0, Score: 0.75, Reason: "Churn risk is 75%."},
+			[]string{"Retracted — Churn risk: acme", "*Score*\\n0.75", "alert c · retracted"}},
+		{drift, []string{"Model drift: lead", "auc is 0.550"}},
+	} {
+		b, err := Render(&tc.a).JSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m Message
+		if err := json.Unmarshal(b, &m); err != nil || m.Text == "" || len(m.Blocks) < 3 {
+			t.Fatalf("%s: message %s (%v)", tc.a.Kind, b, err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(string(b), w) {
+				t.Errorf("%s: message lacks %q:\n%s", tc.a.Kind, w, b)
+			}
+		}
+	}
+}
+
 func TestBackoff(t *testing.T) {
 	n := &Notifier{cfg: DefaultConfig()}
 	for attempt := 1; attempt <= 12; attempt++ {
