@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +18,6 @@ import (
 	"sync"
 	"time"
 
-	json "github.com/goccy/go-json"
 	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sony/gobreaker/v2"
@@ -418,7 +418,8 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 // peekID reads event_id from a rejected item, for the caller's benefit; ""
-// when the item is not a readable object.
+// when the item is not a readable object. encoding/json here and for the
+// answer: off the hot path, where robustness beats speed.
 func peekID(item []byte) string {
 	if len(item) > event.MaxEventBytes {
 		return ""
