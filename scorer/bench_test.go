@@ -42,6 +42,7 @@ func benchWorker(b *testing.B, learned bool) {
 	discard := discardSink{}
 	i := 0
 	b.ReportAllocs()
+	cpu := cpuTime()
 	for b.Loop() {
 		w.Process(int64(i), &evs[i%len(evs)])
 		i++
@@ -56,6 +57,7 @@ func benchWorker(b *testing.B, learned bool) {
 			_ = w.Flush(context.Background(), discard)
 		}
 	}
+	reportCPU(b, cpu, "events")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 

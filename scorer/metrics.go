@@ -11,6 +11,7 @@ import (
 type Metrics struct {
 	events      *prometheus.CounterVec // by partition, outcome
 	late        *prometheus.CounterVec // by partition
+	dups        *prometheus.CounterVec // by partition
 	rows        *prometheus.CounterVec // by table
 	lag         *prometheus.GaugeVec   // by partition
 	wmDelay     *prometheus.GaugeVec   // by partition
@@ -46,6 +47,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Input events by outcome: in_order, out_of_order (within lateness), late (beyond), duplicate (event id seen), replayed (already in restored state), erased, undecodable."}, []string{"partition", "outcome"}),
 		late: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "crmstream_scorer_late_events_total",
 			Help: "Events beyond the allowed lateness, written to crm.late_events."}, []string{"partition"}),
+		dups: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "crmstream_scorer_duplicates_total",
+			Help: "Events skipped because their event id was seen recently for the key (client retries, relay replays)."}, []string{"partition"}),
 		rows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "crmstream_scorer_rows_total",
 			Help: "Rows made durable, by table."}, []string{"table"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "crmstream_scorer_lag_records",
@@ -74,7 +77,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Input partitions assigned to this instance."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.late, m.rows, m.lag, m.wmDelay, m.keys, m.stateBytes, m.flush,
+		reg.MustRegister(m.events, m.late, m.dups, m.rows, m.lag, m.wmDelay, m.keys, m.stateBytes, m.flush,
 			m.checkpoint, m.commit, m.restore, m.changelogB, m.restoredKey, m.errors, m.partitions)
 	}
 	return m
@@ -83,7 +86,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // partitionMetrics are the children of one partition, looked up once.
 type partitionMetrics struct {
 	inOrder, outOfOrder, late, dup, replayed, erased, undecodable prometheus.Counter
-	lateRows                                                      prometheus.Counter
+	lateRows, dupRows                                             prometheus.Counter
 	lag, wmDelay, keys, stateBytes                                prometheus.Gauge
 }
 
@@ -98,6 +101,7 @@ func (m *Metrics) partition(p int32) *partitionMetrics {
 		dup: ev(outcomeDuplicate), replayed: ev(outcomeReplayed), erased: ev(outcomeErased),
 		undecodable: ev(outcomeUndecoded),
 		lateRows:    m.late.WithLabelValues(l),
+		dupRows:     m.dups.WithLabelValues(l),
 		lag:         m.lag.WithLabelValues(l), wmDelay: m.wmDelay.WithLabelValues(l),
 		keys: m.keys.WithLabelValues(l), stateBytes: m.stateBytes.WithLabelValues(l),
 	}

@@ -237,6 +237,7 @@ func (h *handler) Event(c *windows.Ctx, s *State, ev *event.Event) {
 	}
 	if s.seen(ev.ID) {
 		w.m.dup.Inc()
+		w.m.dupRows.Inc()
 		return
 	}
 	t := c.Time
