@@ -152,9 +152,9 @@ func (c *cheat) Results() *Results { return &c.res }
 
 func harnessConfig() Config {
 	sim := simulator.DefaultConfig()
-	sim.Leads, sim.Accounts, sim.Span = 1500, 40, 200*24*time.Hour
+	sim.Leads, sim.Accounts, sim.Span = 800, 12, 160*24*time.Hour
 	sim.MalformedRate = 0.002
-	return Config{Sim: sim, Warmup: 30 * 24 * time.Hour}
+	return Config{Sim: sim, Warmup: 20 * 24 * time.Hour}
 }
 
 func TestHarnessWithOracle(t *testing.T) {
@@ -163,10 +163,10 @@ func TestHarnessWithOracle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := rep.Lead.Snapshot.Ratio(); math.Abs(r-1) > 1e-9 || rep.Lead.Snapshot.N < 300 {
+	if r := rep.Lead.Snapshot.Ratio(); math.Abs(r-1) > 1e-9 || rep.Lead.Snapshot.N < 200 {
 		t.Errorf("oracle pipeline: lead ratio %.4f on %d leads, want 1", r, rep.Lead.Snapshot.N)
 	}
-	if r := rep.Churn.Ratio(); math.Abs(r-1) > 1e-9 || rep.Churn.N < 100 {
+	if r := rep.Churn.Ratio(); math.Abs(r-1) > 1e-9 || rep.Churn.N < 50 {
 		t.Errorf("oracle pipeline: churn ratio %.4f on %d snapshots, want 1", r, rep.Churn.N)
 	}
 	for _, q := range []alerts.Quality{rep.Abandonment, rep.Inactivity} {
@@ -191,6 +191,9 @@ func TestHarnessWithOracle(t *testing.T) {
 }
 
 func TestHarnessWithNoise(t *testing.T) {
+	if raceEnabled {
+		t.Skip("statistical; the oracle test covers the harness under -race")
+	}
 	cfg := harnessConfig()
 	rep, err := Run(context.Background(), cfg, newCheat(t, cfg, true))
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 // ranking leads better than chance.
 func TestScorerAgainstTruth(t *testing.T) {
 	if testing.Short() {
-		t.Skip("replays a 200-day world")
+		t.Skip("replays a 150-day world")
 	}
 	for _, tc := range []struct {
 		name                string
@@ -28,12 +28,15 @@ func TestScorerAgainstTruth(t *testing.T) {
 		{name: "noisy", late: 0.01, dup: 0.01, junk: 0.002, partitions: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if raceEnabled && tc.name == "clean" {
+				t.Skip("under -race the noisy case alone covers the same code")
+			}
 			sim := simulator.DefaultConfig()
 			sim.Seed = 5
-			sim.Leads, sim.Accounts, sim.Span = 1500, 30, 200*24*time.Hour
+			sim.Leads, sim.Accounts, sim.Span = 700, 10, 150*24*time.Hour
 			sim.OutOfOrderRate, sim.DuplicateRate, sim.MalformedRate = tc.late, tc.dup, tc.junk
 			sim.MaxLateness = time.Minute
-			cfg := Config{Sim: sim, Warmup: 30 * 24 * time.Hour}
+			cfg := Config{Sim: sim, Warmup: 20 * 24 * time.Hour}
 			p, err := NewScorerPipeline(ScorerConfig{Partitions: tc.partitions})
 			if err != nil {
 				t.Fatal(err)
@@ -45,16 +48,16 @@ func TestScorerAgainstTruth(t *testing.T) {
 			var b bytes.Buffer
 			rep.WriteTo(&b)
 			t.Logf("\n%s", b.String())
-			if l := rep.Lead.Snapshot; l.Missing != 0 || l.N < 300 {
+			if l := rep.Lead.Snapshot; l.Missing != 0 || l.N < 150 {
 				t.Errorf("lead snapshot: %d leads, %d without a score", l.N, l.Missing)
 			}
 			if auc := rep.Lead.Snapshot.Model.AUC; !(auc > 0.6) {
 				t.Errorf("lead AUC %.3f: behaviour does not rank leads", auc)
 			}
-			if q := rep.Abandonment; q.Truth < 100 || q.Precision < GoalAlert || q.Recall < GoalAlert {
+			if q := rep.Abandonment; q.Truth < 50 || q.Precision < GoalAlert || q.Recall < GoalAlert {
 				t.Errorf("abandonment: %v", q)
 			}
-			if q := rep.Inactivity; q.Truth < 100 || q.Recall < GoalAlert {
+			if q := rep.Inactivity; q.Truth < 50 || q.Recall < GoalAlert {
 				t.Errorf("inactivity: %v", q)
 			}
 			if tc.junk > 0 && rep.Rejected == 0 {

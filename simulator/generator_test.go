@@ -15,10 +15,19 @@ import (
 func smallConfig(seed uint64) Config {
 	c := DefaultConfig()
 	c.Seed = seed
-	c.Leads = 400
-	c.Accounts = 25
+	c.Leads = 300
+	c.Accounts = 8
 	c.Span = 150 * day
 	return c
+}
+
+// heavy skips statistical tests under the race detector (they test no
+// concurrency and would take minutes) and with -short.
+func heavy(t *testing.T) {
+	t.Helper()
+	if raceEnabled || testing.Short() {
+		t.Skip("statistical test: run without -race and -short (go test ./simulator)")
+	}
 }
 
 // collect runs a generator to the end.
@@ -49,9 +58,12 @@ func digest(evs []event.Event, ts *TruthSet) string {
 }
 
 func TestDeterministic(t *testing.T) {
-	a, ta := collect(t, smallConfig(7))
-	b, tb := collect(t, smallConfig(7))
-	c, tc := collect(t, smallConfig(8))
+	cfg := smallConfig(7)
+	cfg.Leads, cfg.Accounts, cfg.Span = 100, 3, 60*day
+	a, ta := collect(t, cfg)
+	b, tb := collect(t, cfg)
+	cfg.Seed = 8
+	c, tc := collect(t, cfg)
 	if len(a) == 0 {
 		t.Fatal("no events")
 	}
@@ -65,6 +77,7 @@ func TestDeterministic(t *testing.T) {
 
 func TestEventsValidOrderedInSpan(t *testing.T) {
 	cfg := smallConfig(3)
+	cfg.Accounts = 30 // plan changes are rare: enough account-days to see every type
 	evs, _ := collect(t, cfg)
 	end := cfg.Start.Add(cfg.Span)
 	seen := map[string]bool{}
@@ -358,6 +371,7 @@ func TestOutcomesMatchEvents(t *testing.T) {
 // starts, converters and non-converters of the same intent behave alike.
 // Within intent bins, the difference in early activity is not significant.
 func TestNoLabelLeakage(t *testing.T) {
+	heavy(t)
 	cfg := smallConfig(19)
 	cfg.Leads = 3000
 	cfg.Accounts = 1

@@ -15,9 +15,7 @@ import (
 // half the leads, ranks the other half close to the oracle (the true
 // probabilities) but not above it.
 func TestLearnable(t *testing.T) {
-	if testing.Short() {
-		t.Skip("generates 6,000 leads")
-	}
+	heavy(t)
 	cfg := DefaultConfig()
 	cfg.Leads, cfg.Accounts, cfg.Seed = 6000, 1, 99
 	evs, ts := collect(t, cfg)

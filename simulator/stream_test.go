@@ -22,7 +22,7 @@ import (
 
 func TestStreamKnobs(t *testing.T) {
 	cfg := smallConfig(23)
-	cfg.Accounts = 5
+	cfg.Leads, cfg.Accounts = 200, 3
 	cfg.OutOfOrderRate, cfg.DuplicateRate, cfg.MalformedRate = 0.05, 0.03, 0.02
 	canon, _ := collect(t, cfg)
 	g, err := New(cfg, nil)
