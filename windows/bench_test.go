@@ -146,3 +146,33 @@ func BenchmarkCheckpoint(b *testing.B) {
 		_ = e.Checkpoint(func(string, []byte) error { return nil })
 	}
 }
+
+// BenchmarkEngineBursts is the engine in a CRM-like steady state: 100 k
+// keys, each active in bursts of 10 events a few seconds apart (a web
+// session), so a key's session and inactivity timers fire once per burst
+// rather than once per event as in BenchmarkEngineProcess.
+func BenchmarkEngineBursts(b *testing.B) {
+	const n = 100_000
+	keys := benchKeys(n)
+	e := New[benchState, float64](Config{Mode: Backfill}, &benchHandler{}, benchCodec{})
+	t := t0
+	step := func(i int) {
+		burst := i / 10
+		e.Process(keys[(burst*7919)%n], t, 1)
+		if i%8 == 0 {
+			t++
+		}
+	}
+	for i := range 20 * n { // every key through two bursts: map, heap grown
+		step(i)
+	}
+	i := 20 * n
+	b.ReportAllocs()
+	cpu := cpuTime()
+	for b.Loop() {
+		step(i)
+		i++
+	}
+	reportCPU(b, cpu, "events")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
