@@ -16,7 +16,9 @@
 // reason in plain words, the facts (lead, account, flow, last step, cart,
 // score, time) and the alert id. A retraction is delivered as a follow-up
 // message ("Retracted — …") for the same alert id; acknowledgements are not
-// delivered (the rep made them). Text from events is escaped so that it
+// delivered (the rep made them), nor alerts whose condition is older than
+// Config.MaxAge (a backfill replaying history stores its alerts in
+// ClickHouse, but does not page reps about last spring). Text from events is escaped so that it
 // cannot mention @channel or forge links.
 //
 // # Delivery guarantees
@@ -67,7 +69,7 @@
 //	crmstream_notifier_failed_total{endpoint,class}      class: 5xx, 408, 429, timeout, network, breaker_open, permanent
 //	crmstream_notifier_retried_total{endpoint}
 //	crmstream_notifier_dead_lettered_total{reason}       reason: decode, no_route, encode, permanent, exhausted
-//	crmstream_notifier_skipped_total{reason}             reason: duplicate, acknowledged
+//	crmstream_notifier_skipped_total{reason}             reason: duplicate, acknowledged, stale
 //	crmstream_notifier_breaker_state{endpoint}           0 closed, 1 half-open, 2 open
 //	crmstream_notifier_delivery_seconds{endpoint}        first attempt to success
 //	crmstream_notifier_alert_lag_seconds                 alert fired_at to delivery

@@ -28,7 +28,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "crmstream_notifier_dead_lettered_total",
 			Help: "Records sent to the dead-letter topic, by reason (decode, no_route, encode, permanent, exhausted)."}, []string{"reason"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "crmstream_notifier_skipped_total",
-			Help: "Records not delivered on purpose, by reason (duplicate, acknowledged)."}, []string{"reason"}),
+			Help: "Records not delivered on purpose, by reason (duplicate, acknowledged, stale)."}, []string{"reason"}),
 		breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "crmstream_notifier_breaker_state",
 			Help: "Circuit breaker state per endpoint: 0 closed, 1 half-open, 2 open."}, []string{"endpoint"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "crmstream_notifier_delivery_seconds",

@@ -36,6 +36,11 @@ type Config struct {
 	MaxPoll     int           // records per poll; default 500
 	QueueSize   int           // alerts waiting per endpoint before polling pauses; default 1 000
 	CommitEvery time.Duration // how often finished offsets are committed; default 1 s
+	// MaxAge skips alerts whose condition (event_time) is older than this
+	// when consumed: a backfill or an import replays history, and a rep
+	// wants no message about an abandonment of last spring. 0 = no limit.
+	// Default 24 h.
+	MaxAge time.Duration
 }
 
 // DefaultConfig returns the defaults documented on Config.
@@ -45,6 +50,7 @@ func DefaultConfig() Config {
 		MaxAttempts: 8, BackoffBase: 500 * time.Millisecond, BackoffMax: 30 * time.Second,
 		AttemptTimeout: 10 * time.Second, BreakerFailures: 5, BreakerOpen: 30 * time.Second,
 		DedupeSize: 100_000, MaxPoll: 500, QueueSize: 1000, CommitEvery: time.Second,
+		MaxAge: 24 * time.Hour,
 	}
 }
 
@@ -65,6 +71,9 @@ func (c Config) Validate() error {
 	}
 	if c.DedupeSize < 1 || c.MaxPoll < 1 || c.QueueSize < 1 || c.CommitEvery <= 0 {
 		errs = append(errs, errors.New("notifier: dedupe size, max poll, queue size and commit interval must be positive"))
+	}
+	if c.MaxAge < 0 {
+		errs = append(errs, fmt.Errorf("notifier: max age must not be negative, got %v", c.MaxAge))
 	}
 	return errors.Join(errs...)
 }
@@ -275,6 +284,10 @@ func (n *Notifier) dispatch(ctx context.Context, r *kgo.Record, e *entry) error 
 	}
 	if n.dedupe.seen(a.ID, a.Status.Rank()) {
 		m.skipped.WithLabelValues("duplicate").Inc()
+		return n.settle(e, nil)
+	}
+	if n.cfg.MaxAge > 0 && n.now().Sub(a.EventTime) > n.cfg.MaxAge {
+		m.skipped.WithLabelValues("stale").Inc() // history replayed: stored, not announced
 		return n.settle(e, nil)
 	}
 	name, ok := n.routes.Lookup(a.OwnerID)

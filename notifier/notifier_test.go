@@ -86,6 +86,7 @@ func testConfig() Config {
 	c.AttemptTimeout = 2 * time.Second
 	c.BreakerFailures, c.BreakerOpen = 5, 150*time.Millisecond
 	c.MaxAttempts = 50
+	c.MaxAge = 0 // the test alerts are dated 2026-11-02
 	return c
 }
 
@@ -399,6 +400,35 @@ func TestEndpointIsolation(t *testing.T) {
 		if c != 1 {
 			t.Errorf("%s delivered %d times", k, c)
 		}
+	}
+}
+
+// TestStale: alerts older than MaxAge are skipped (and committed), recent
+// ones delivered.
+func TestStale(t *testing.T) {
+	brokers := kafkatest.Cluster(t, kafka.TopicAlerts, kafka.TopicAlertsDLQ)
+	h := &hook{ok: map[string]int{}}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	old, fresh := alert(1, "rep-1", alerts.Fired), alert(2, "rep-1", alerts.Fired)
+	fresh.EventTime = time.Now().Add(-time.Hour)
+	produce(t, cl, kafka.TopicAlerts, old, fresh)
+	cfg := testConfig()
+	cfg.MaxAge = 24 * time.Hour
+	reg := prometheus.NewRegistry()
+	stop := start(t, brokers, cfg, Routes{Default: "a", Endpoints: map[string]Endpoint{"a": {URL: srv.URL}}}, reg)
+	waitFor(t, "the fresh alert", 10*time.Second, func() bool { return h.n.Load() == 1 })
+	waitFor(t, "the stale one skipped", 5*time.Second, func() bool {
+		return metricValue(t, reg, "crmstream_notifier_skipped_total", "stale") == 1
+	})
+	stop()
+	if h.ok[fresh.DedupeKey()] != 1 || h.ok[old.DedupeKey()] != 0 {
+		t.Fatalf("deliveries %v", h.ok)
 	}
 }
 

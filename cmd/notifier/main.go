@@ -72,6 +72,7 @@ func run(args []string) error {
 	f.Duration(&c.BreakerOpen, "breaker-open", "CRM_NOTIFIER_BREAKER_OPEN", d.BreakerOpen, "how long an open breaker refuses requests before a trial")
 	f.Int(&c.DedupeSize, "dedupe-size", "CRM_NOTIFIER_DEDUPE_SIZE", d.DedupeSize, "alert ids remembered to skip repeats")
 	f.Int(&c.QueueSize, "queue-size", "CRM_NOTIFIER_QUEUE_SIZE", d.QueueSize, "alerts waiting per endpoint before polling pauses")
+	f.Duration(&c.MaxAge, "max-age", "CRM_NOTIFIER_MAX_AGE", d.MaxAge, "skip alerts whose condition is older than this (history replayed by a backfill); 0 = deliver all")
 	f.Duration(&c.CommitEvery, "commit-every", "CRM_NOTIFIER_COMMIT_EVERY", d.CommitEvery, "how often offsets of finished records are committed")
 	f.Int(&parts, "partitions", "CRM_KAFKA_PARTITIONS", 4, "partitions of topics created when missing")
 	f.Bool(&noCreate, "no-create-topics", "CRM_KAFKA_NO_CREATE_TOPICS", false, "do not create missing topics")
