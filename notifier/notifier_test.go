@@ -218,7 +218,10 @@ func TestDeliveryOutage(t *testing.T) {
 			}
 		}
 	}
-	if got := len(other.ok); got != exp {
+	other.mu.Lock()
+	got := len(other.ok)
+	other.mu.Unlock()
+	if got != exp {
 		t.Errorf("rep-2 got %d deliveries, want %d", got, exp)
 	}
 	failed := metricValue(t, reg, "crmstream_notifier_failed_total", "5xx", "team")
@@ -396,6 +399,8 @@ func TestEndpointIsolation(t *testing.T) {
 	if n := dlqCount(t, brokers); n != 0 {
 		t.Errorf("%d dead letters while attempts remained", n)
 	}
+	up.mu.Lock()
+	defer up.mu.Unlock()
 	for k, c := range up.ok {
 		if c != 1 {
 			t.Errorf("%s delivered %d times", k, c)
@@ -427,6 +432,8 @@ func TestStale(t *testing.T) {
 		return metricValue(t, reg, "crmstream_notifier_skipped_total", "stale") == 1
 	})
 	stop()
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	if h.ok[fresh.DedupeKey()] != 1 || h.ok[old.DedupeKey()] != 0 {
 		t.Fatalf("deliveries %v", h.ok)
 	}
