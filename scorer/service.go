@@ -14,6 +14,7 @@ import (
 	"github.com/crmstream/crmstream/internal/kafka"
 	"github.com/crmstream/crmstream/windows"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 )
@@ -226,6 +227,10 @@ func (s *Service) Run(ctx context.Context) error {
 	), s.hooks()...)...)
 	if err != nil {
 		return fmt.Errorf("scorer consumer client: %w", err)
+	}
+	if err := s.checkTopics(ctx); err != nil {
+		s.cl.Close()
+		return err
 	}
 	s.logger.Info("scorer consuming", "topic", s.cfg.Topic, "group", s.cfg.Group, "changelog", s.cfg.Changelog)
 	close(s.ready)
@@ -559,4 +564,26 @@ func (pw *partitionWorker) sync() bool {
 		s.metrics.commit.Observe(time.Since(start).Seconds())
 	}
 	return true
+}
+
+// checkTopics makes sure the changelog can hold every input partition's
+// state in the partition of the same number; otherwise checkpoints would fail
+// forever and no offset would ever be committed.
+func (s *Service) checkTopics(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	td, err := kadm.NewClient(s.cl).ListTopics(ctx, s.cfg.Topic, s.cfg.Changelog)
+	if err != nil {
+		return fmt.Errorf("scorer: list topics: %w", err)
+	}
+	in, ok1 := td[s.cfg.Topic]
+	cl, ok2 := td[s.cfg.Changelog]
+	if !ok1 || in.Err != nil || !ok2 || cl.Err != nil {
+		return fmt.Errorf("scorer: topics %s and %s must exist (create them, or run without --no-create-topics)", s.cfg.Topic, s.cfg.Changelog)
+	}
+	if len(cl.Partitions) < len(in.Partitions) {
+		return fmt.Errorf("scorer: changelog %s has %d partitions, fewer than the %d of %s: partition p's state goes to changelog partition p",
+			s.cfg.Changelog, len(cl.Partitions), len(in.Partitions), s.cfg.Topic)
+	}
+	return nil
 }

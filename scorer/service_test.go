@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -339,4 +340,27 @@ func TestSinkOutage(t *testing.T) {
 	waitCommitted(t, adm, "g")
 	a.stop(t)
 	compareRuns(t, want, got)
+}
+
+// TestChangelogTooSmall: a changelog with fewer partitions than the input
+// would make every checkpoint of the higher partitions fail; Run refuses to
+// start instead.
+func TestChangelogTooSmall(t *testing.T) {
+	brokers := kafkatest.Cluster(t, kafka.TopicEvents)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(context.Background(), 2, 1, nil, kafka.TopicChangelog); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Kafka: kafka.Config{Brokers: brokers}}, Options{Sink: newSyncSink()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "fewer") {
+		t.Fatalf("Run = %v, want a partition-count error", err)
+	}
 }
