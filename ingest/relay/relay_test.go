@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/goleak"
 
 	"github.com/crmstream/crmstream/event"
@@ -170,3 +174,98 @@ type countRecorder struct {
 
 func (c *countRecorder) Add(r rejects.Reject) { c.mu.Lock(); c.rows = append(c.rows, r); c.mu.Unlock() }
 func (c *countRecorder) n() int               { c.mu.Lock(); defer c.mu.Unlock(); return len(c.rows) }
+
+// TestRelayProduceFailure: while produces to crm.events fail with a
+// non-retriable error, the relay retries and commits nothing; once they
+// succeed, every event arrives and the group drains.
+func TestRelayProduceFailure(t *testing.T) {
+	c := kafkatest.New(t, 2, kafka.TopicRaw, kafka.TopicEvents, kafka.TopicDLQ)
+	brokers := c.ListenAddrs()
+	var failing atomic.Int32
+	failing.Store(4) // produce requests to crm.events that fail
+	eventsID := c.TopicInfo(kafka.TopicEvents).TopicID
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		pr := req.(*kmsg.ProduceRequest)
+		// v13+ name topics by id only.
+		if len(pr.Topics) == 0 || (pr.Topics[0].Topic != kafka.TopicEvents && pr.Topics[0].TopicID != eventsID) || failing.Load() <= 0 {
+			return nil, nil, false
+		}
+		failing.Add(-1)
+		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range pr.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(kafka.TopicRaw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	ctx := context.Background()
+	for i := range 20 {
+		if err := prod.ProduceSync(ctx, &kgo.Record{Value: raw(fmt.Sprintf("pf%d", i), "login")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	r, err := New(Config{Opts: []kgo.Opt{kgo.SeedBrokers(brokers...)}, Group: "relay-pf", Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(rctx) }()
+	events := consume(t, brokers, kafka.TopicEvents, 20)
+	ids := map[string]bool{}
+	for _, rec := range events {
+		e, err := event.Decode(rec.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[e.ID] = true
+	}
+	if len(ids) != 20 {
+		t.Fatalf("%d distinct events relayed, want 20", len(ids))
+	}
+	adm := kadm.NewClient(prod)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		lags, err := adm.Lag(ctx, "relay-pf")
+		if err == nil {
+			if l := lags["relay-pf"]; l.Error() == nil && !l.Lag.IsEmpty() && l.Lag.Total() == 0 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("relay group still lagging after produces recovered")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if failing.Load() > 0 {
+		t.Fatalf("%d injected failures never happened", failing.Load())
+	}
+	mfs, _ := reg.Gather()
+	retries := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == "crmstream_ingest_relay_produce_retries_total" {
+			retries = mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	if retries == 0 {
+		t.Fatal("no produce retry counted")
+	}
+}
