@@ -25,6 +25,16 @@ type Pipeline interface {
 	Results() *Results
 }
 
+// Clocked is a Pipeline with a wall clock of its own (live mode): Run
+// calls Tick with each record's delivery time before the record, and with
+// the end of the stream before Finish.
+type Clocked interface {
+	Tick(now time.Time) error
+	// Live reports whether the pipeline runs on the clock (alerts' FiredAt
+	// then means something).
+	Live() bool
+}
+
 // LeadScore is one served lead probability, as of an event time.
 type LeadScore struct {
 	LeadID      string
@@ -112,9 +122,16 @@ func Run(ctx context.Context, cfg Config, p Pipeline) (*Report, error) {
 	s := simulator.NewStream(g)
 	rep := &Report{}
 	start := time.Now()
+	clocked, _ := p.(Clocked)
+	rep.Live = clocked != nil && clocked.Live()
 	var rec simulator.Record
 	for s.Next(&rec) {
 		rep.Records++
+		if clocked != nil {
+			if err := clocked.Tick(rec.At); err != nil {
+				return nil, fmt.Errorf("tick: %w", err)
+			}
+		}
 		ev, err := event.Parse(rec.Value)
 		if err != nil {
 			rep.Rejected++
@@ -131,6 +148,11 @@ func Run(ctx context.Context, cfg Config, p Pipeline) (*Report, error) {
 		}
 	}
 	end := g.End()
+	if clocked != nil {
+		if err := clocked.Tick(end); err != nil {
+			return nil, fmt.Errorf("tick: %w", err)
+		}
+	}
 	if err := p.Finish(end); err != nil {
 		return nil, fmt.Errorf("finish: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 // Report holds the figures of one run. WriteTo prints them as key=value
 // lines, one per line, for grep and for CI.
 type Report struct {
+	Live              bool // the pipeline ran live on a simulated clock
 	Records, Rejected int64
 	Elapsed           time.Duration
 	LeadScores        int
@@ -31,6 +32,8 @@ type Report struct {
 const (
 	GoalAUCRatio = 0.95
 	GoalAlert    = 0.99
+	// GoalWallDelay: live alerts fire within 5 s of their condition.
+	GoalWallDelay = 5 * time.Second
 )
 
 // Pass reports whether every goal is met.
@@ -57,6 +60,11 @@ func (r *Report) WriteTo(w io.Writer) (int64, error) {
 			fmt.Fprintf(&b, "%s=%v\n", k, v)
 		}
 	}
+	mode := "replay"
+	if r.Live {
+		mode = "live"
+	}
+	kv("mode", mode)
 	kv("records", r.Records)
 	kv("records_rejected", r.Rejected)
 	kv("elapsed_s", r.Elapsed)
@@ -114,6 +122,11 @@ func (r *Report) WriteTo(w io.Writer) (int64, error) {
 		kv(prefix+"_delay_p50_s", q.EventDelay.P50)
 		kv(prefix+"_delay_p95_s", q.EventDelay.P95)
 		kv(prefix+"_delay_max_s", q.EventDelay.Max)
+		if r.Live {
+			kv(prefix+"_wall_delay_p50_s", q.WallDelay.P50)
+			kv(prefix+"_wall_delay_p95_s", q.WallDelay.P95)
+			kv(prefix+"_wall_delay_max_s", q.WallDelay.Max)
+		}
 	}
 	alertKV("abandonment", r.Abandonment)
 	alertKV("inactivity", r.Inactivity)
@@ -127,6 +140,9 @@ func (r *Report) WriteTo(w io.Writer) (int64, error) {
 	kv("goal_lead_auc_ratio", pf(r.Lead.Snapshot.Ratio() >= GoalAUCRatio))
 	kv("goal_abandonment", pf(r.Abandonment.Precision >= GoalAlert && r.Abandonment.Recall >= GoalAlert))
 	kv("goal_inactivity", pf(r.Inactivity.Precision >= GoalAlert && r.Inactivity.Recall >= GoalAlert))
+	if r.Live {
+		kv("goal_alert_wall_delay_p95_5s", pf(r.Abandonment.WallDelay.P95 <= GoalWallDelay && r.Inactivity.WallDelay.P95 <= GoalWallDelay))
+	}
 	n, err := io.WriteString(w, b.String())
 	return int64(n), err
 }

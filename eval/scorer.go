@@ -24,7 +24,16 @@ type ScorerConfig struct {
 	Alerts *alerts.Config
 	// FlushEvery is how many events pass between flushes. Default 4096.
 	FlushEvery int
-	Logger     *slog.Logger
+	// Live runs the workers in live mode on a simulated wall clock that
+	// follows the delivery time of the records (Tick): Advance every
+	// AdvanceEvery (default 500 ms) as the scorer's runtime does, idle
+	// partitions moving after IdleAfter (default 2 s), alerts fired ahead of
+	// the watermark and retracted by late events. Alerts' FiredAt is then
+	// on that clock, so their wall delay means what it would live.
+	Live         bool
+	IdleAfter    time.Duration
+	AdvanceEvery time.Duration
+	Logger       *slog.Logger
 }
 
 // ScorerPipeline runs the scorer's own Worker — windows, features, models,
@@ -35,6 +44,10 @@ type ScorerPipeline struct {
 	sink    collectSink
 	every   int
 	n       int
+	live    bool
+	step    time.Duration
+	clock   time.Time // simulated wall clock (live)
+	next    time.Time // next Advance (live)
 }
 
 // NewScorerPipeline builds the workers.
@@ -52,20 +65,58 @@ func NewScorerPipeline(c ScorerConfig) (*ScorerPipeline, error) {
 	if c.FlushEvery <= 0 {
 		c.FlushEvery = 4096
 	}
-	det, err := alerts.New(*c.Alerts, alerts.Options{Logger: c.Logger})
+	if c.IdleAfter <= 0 {
+		c.IdleAfter = 2 * time.Second
+	}
+	if c.AdvanceEvery <= 0 {
+		c.AdvanceEvery = 500 * time.Millisecond
+	}
+	p := &ScorerPipeline{every: c.FlushEvery, live: c.Live, step: c.AdvanceEvery}
+	now := time.Now
+	mode := windows.Backfill
+	if c.Live {
+		now = func() time.Time { return p.clock }
+		mode = windows.Live
+	}
+	det, err := alerts.New(*c.Alerts, alerts.Options{Logger: c.Logger, Now: now})
 	if err != nil {
 		return nil, fmt.Errorf("alert detector: %w", err)
 	}
-	p := &ScorerPipeline{every: c.FlushEvery}
 	for i := range c.Partitions {
 		p.workers = append(p.workers, scorer.NewWorker(scorer.WorkerConfig{
 			Partition: int32(i),
-			Windows:   windows.Config{Mode: windows.Backfill, Lateness: c.Lateness},
+			Windows:   windows.Config{Mode: mode, Lateness: c.Lateness, IdleAfter: c.IdleAfter},
 			Detector:  det,
+			Now:       now,
 			Logger:    c.Logger,
 		}))
 	}
 	return p, nil
+}
+
+// Live implements Clocked.
+func (p *ScorerPipeline) Live() bool { return p.live }
+
+// Tick implements Clocked: in live mode the simulated wall clock moves to
+// now, calling Advance on every worker each AdvanceEvery on the way.
+func (p *ScorerPipeline) Tick(now time.Time) error {
+	if !p.live {
+		return nil
+	}
+	if p.next.IsZero() {
+		p.next = now
+	}
+	for !p.next.After(now) {
+		p.clock = p.next
+		for _, w := range p.workers {
+			w.Advance(p.next)
+		}
+		p.next = p.next.Add(p.step)
+	}
+	if now.After(p.clock) {
+		p.clock = now
+	}
+	return nil
 }
 
 func (p *ScorerPipeline) worker(key string) *scorer.Worker {

@@ -6,29 +6,31 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crmstream/crmstream/alerts"
 	"github.com/crmstream/crmstream/simulator"
 )
 
 // TestScorerAgainstTruth runs the scorer's Worker on a small world, clean
-// and with delivery noise, and holds it to what the issues promise that
+// with delivery noise, and live on a simulated clock, and holds it to what the issues promise that
 // is not a model-quality question: every lead scored, abandonment alerts
 // right (precision and recall ≥ 0.99), inactivity recall ≥ 0.99, behaviour
-// ranking leads better than chance.
+// ranking leads better than chance, and live alerts within 5 s.
 func TestScorerAgainstTruth(t *testing.T) {
 	if testing.Short() {
 		t.Skip("replays a 150-day world")
 	}
 	for _, tc := range []struct {
-		name                string
-		late, dup, junk     float64
-		partitions          int
-		abandonmentMinScore float64
+		name            string
+		late, dup, junk float64
+		partitions      int
+		live            bool
 	}{
 		{name: "clean", partitions: 1},
 		{name: "noisy", late: 0.01, dup: 0.01, junk: 0.002, partitions: 2},
+		{name: "live", late: 0.01, dup: 0.01, partitions: 2, live: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if raceEnabled && tc.name == "clean" {
+			if raceEnabled && tc.name != "noisy" {
 				t.Skip("under -race the noisy case alone covers the same code")
 			}
 			sim := simulator.DefaultConfig()
@@ -37,7 +39,7 @@ func TestScorerAgainstTruth(t *testing.T) {
 			sim.OutOfOrderRate, sim.DuplicateRate, sim.MalformedRate = tc.late, tc.dup, tc.junk
 			sim.MaxLateness = time.Minute
 			cfg := Config{Sim: sim, Warmup: 20 * 24 * time.Hour}
-			p, err := NewScorerPipeline(ScorerConfig{Partitions: tc.partitions})
+			p, err := NewScorerPipeline(ScorerConfig{Partitions: tc.partitions, Live: tc.live})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -59,6 +61,13 @@ func TestScorerAgainstTruth(t *testing.T) {
 			}
 			if q := rep.Inactivity; q.Truth < 50 || q.Recall < GoalAlert {
 				t.Errorf("inactivity: %v", q)
+			}
+			if tc.live {
+				for _, q := range []alerts.Quality{rep.Abandonment, rep.Inactivity} {
+					if q.WallDelay.N == 0 || q.WallDelay.P95 > GoalWallDelay {
+						t.Errorf("live %s: wall delay %v, want p95 ≤ %v", q.Kind, q.WallDelay, GoalWallDelay)
+					}
+				}
 			}
 			if tc.junk > 0 && rep.Rejected == 0 {
 				t.Error("junk records were not rejected")

@@ -20,7 +20,7 @@ func init() {
 func runEval(ctx context.Context, args []string) error {
 	cfg := eval.Config{Sim: simulator.DefaultConfig()}
 	var seed, days, partitions, warmup int
-	var strict, verbose bool
+	var strict, verbose, live bool
 	f := cli.New("crmctl eval", "replay a simulated CRM world through the scorer's own code (windows, features, models, "+
 		"alert detector) in event time and compare its scores and alerts with the simulator's ground truth: lead and "+
 		"churn AUC beside the oracle's (the true probabilities), calibration, alert precision, recall and delay. "+
@@ -42,6 +42,7 @@ func runEval(ctx context.Context, args []string) error {
 	f.Int(&partitions, "partitions", "", 1, "scorer workers (keys hashed over them, one watermark each)")
 	f.Int(&warmup, "warmup-days", "", 90, "days before leads and churn snapshots count (labels are still scarce)")
 	f.Duration(&cfg.LeadSnapshot, "lead-snapshot", "", 7*24*time.Hour, "read each lead's score this long after its creation")
+	f.Bool(&live, "live", "", false, "run the scorer live on a simulated wall clock that follows delivery time (Advance every 500 ms, alerts ahead of the watermark, retractions); adds wall delays")
 	f.Bool(&strict, "strict", "", false, "fail unless every goal passes")
 	f.Bool(&verbose, "v", "", false, "log progress to stderr")
 	if err := f.Parse(args, os.Getenv); err != nil {
@@ -82,7 +83,7 @@ func runEval(ctx context.Context, args []string) error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	cfg.Logger = logger
 
-	p, err := eval.NewScorerPipeline(eval.ScorerConfig{Partitions: partitions, Lateness: cfg.Lateness, Alerts: cfg.Alerts, Logger: logger})
+	p, err := eval.NewScorerPipeline(eval.ScorerConfig{Partitions: partitions, Live: live, Lateness: cfg.Lateness, Alerts: cfg.Alerts, Logger: logger})
 	if err != nil {
 		return err
 	}
