@@ -56,6 +56,7 @@ type config struct {
 	out        string
 	rates      []float64
 	maxThreads int
+	uncached   bool
 }
 
 func main() {
@@ -73,6 +74,7 @@ func main() {
 	flag.IntVar(&c.sseClients, "sse-clients", 1000, "SSE clients for the fan-out test; 0 skips it")
 	flag.StringVar(&c.out, "out", "bench/results", "directory for the JSON results")
 	flag.IntVar(&c.maxThreads, "max-threads", 0, "ClickHouse max_threads per dashboard query (0 = server default)")
+	flag.BoolVar(&c.uncached, "uncached", true, "also time the queries without the cache (a cache miss)")
 	var rates string
 	flag.StringVar(&rates, "rates", "0,1", "per-client request rates to run: 0 = closed loop (each client sends as soon as it has its answer), r > 0 = open loop, r requests/s per client, latency measured from the scheduled send time")
 	flag.Parse()
@@ -148,7 +150,7 @@ func run(c config) error {
 		}
 	} else {
 		var err error
-		store, err = chstore.Open(ctx, chstore.Config{Addr: []string{c.addr}, Database: c.db, MaxOpenConns: c.pool}, nil)
+		store, err = chstore.Open(ctx, chstore.Config{Addr: []string{c.addr}, Database: c.db, MaxOpenConns: c.pool, ReadTimeout: 5 * time.Minute}, nil)
 		if err != nil {
 			return err
 		}
@@ -191,7 +193,7 @@ func run(c config) error {
 	now := time.Now().UTC()
 	to := now.Truncate(time.Minute).Add(time.Minute)
 	cold := map[string]float64{}
-	for name, q := range map[string]func() error{
+	queries := map[string]func() error{
 		"funnel 24h by hour": func() error {
 			_, err := reader.Funnel(ctx, reports.FunnelRequest{From: to.Add(-24 * time.Hour), To: to, Bucket: reports.Hour, Stages: reports.DefaultStages()})
 			return err
@@ -204,7 +206,11 @@ func run(c config) error {
 			_, err := reader.HotLeads(ctx, reports.HotLeadsRequest{Limit: 25})
 			return err
 		},
-	} {
+	}
+	if !c.uncached {
+		queries = nil
+	}
+	for name, q := range queries {
 		var ds []time.Duration
 		for range 3 {
 			s := time.Now()
