@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -478,6 +479,25 @@ owners:
 		if _, err := ParseRoutes([]byte(in)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+func TestLogEndpoint(t *testing.T) {
+	r, err := ParseRoutes([]byte(`{default: dev, endpoints: {dev: {url: "log:"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf strings.Builder
+	n := &Notifier{logger: slog.New(slog.NewTextHandler(&buf, nil))}
+	ep := &endpoint{name: "dev", url: r.Endpoints["dev"].URL}
+	if err := n.postOnce(context.Background(), ep, "a:fired", []byte(`{"text":"hi"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "a:fired") {
+		t.Fatalf("log %q", buf.String())
+	}
+	if err := SingleRoute("log:").Validate(); err != nil {
+		t.Fatal(err)
 	}
 }
 

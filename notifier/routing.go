@@ -11,6 +11,11 @@ import (
 	"github.com/goccy/go-yaml"
 )
 
+// LogURL as an endpoint URL writes each message to the log (at info)
+// instead of posting it: for local development and demos with no webhook.
+// Delivery to it always succeeds.
+const LogURL = "log:"
+
 // Endpoint is one webhook: a Slack incoming webhook or anything that takes
 // the same JSON. Its URL is a secret (Slack's carry the token): it is never
 // logged nor used as a metric label; the endpoint's name is.
@@ -66,8 +71,11 @@ func (r Routes) Validate() error {
 	for _, name := range sortedKeys(r.Endpoints) {
 		ep := r.Endpoints[name]
 		u, err := url.Parse(ep.URL)
+		if ep.URL == LogURL {
+			continue
+		}
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("routes: endpoint %s: url must be http(s)://host/…", name))
+			errs = append(errs, fmt.Errorf("routes: endpoint %s: url must be http(s)://host/… or %q", name, LogURL))
 		}
 		if ep.Timeout < 0 {
 			errs = append(errs, fmt.Errorf("routes: endpoint %s: negative timeout", name))
@@ -105,4 +113,10 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// SingleRoute is a table with one default endpoint named "default" at url
+// (a webhook URL or LogURL).
+func SingleRoute(url string) Routes {
+	return Routes{Default: "default", Endpoints: map[string]Endpoint{"default": {URL: url}}}
 }

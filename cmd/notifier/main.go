@@ -23,7 +23,9 @@ import (
 	"github.com/crmstream/crmstream/notifier"
 )
 
-const examples = `  notifier --routes routes.yaml            # against make up's Kafka
+const examples = `  notifier                                 # no webhook: alerts are written to the log (local development)
+  notifier --routes routes.yaml            # against make up's Kafka
+  CRM_NOTIFIER_WEBHOOK_URL=https://hooks.slack.com/services/T0/B0/XXXX notifier   # one channel for everyone
   CRM_NOTIFIER_ROUTES=/etc/crmstream/routes.yaml CRM_KAFKA_BROKERS=k1:9092 notifier
   notifier --routes routes.yaml --max-attempts 12 --breaker-open 1m
   notifier --routes routes.yaml --validate   # check the routing table and settings, then exit
@@ -51,6 +53,7 @@ func run(args []string) error {
 		kc         kafka.Config
 		web        cli.HTTP
 		routesPath string
+		webhook    string
 		failures   int
 		parts      int
 		noCreate   bool
@@ -58,7 +61,8 @@ func run(args []string) error {
 	c := notifier.DefaultConfig()
 	d := c
 	f := cli.New("notifier", "deliver alerts from the Kafka topic crm.alerts to the webhooks of their owners (Slack-compatible JSON), with retries, per-endpoint circuit breakers and the dead-letter topic crm.alerts.dlq.", examples)
-	f.String(&routesPath, "routes", "CRM_NOTIFIER_ROUTES", "", "routing table, YAML or JSON: owner_id → endpoint name → webhook URL, with a default (required)")
+	f.String(&routesPath, "routes", "CRM_NOTIFIER_ROUTES", "", "routing table, YAML or JSON: owner_id → endpoint name → webhook URL, with a default")
+	f.Secret(&webhook, "webhook-url", "CRM_NOTIFIER_WEBHOOK_URL", "one webhook for every owner, instead of --routes; with neither, alerts are only logged")
 	f.HTTP(&web, "127.0.0.1:8083")
 	f.Kafka(&kc)
 	f.String(&c.Topic, "topic", "CRM_NOTIFIER_TOPIC", d.Topic, "topic of alerts to deliver")
@@ -86,13 +90,21 @@ func run(args []string) error {
 	}
 	c.BreakerFailures = uint32(max(failures, 1))
 	var routes notifier.Routes
-	if routesPath == "" {
-		errs = append(errs, errors.New("--routes: a routing table is required"))
-	} else {
+	switch {
+	case routesPath != "" && webhook != "":
+		errs = append(errs, errors.New("--routes and --webhook-url: give one"))
+	case routesPath != "":
 		var err error
 		if routes, err = notifier.LoadRoutes(routesPath); err != nil {
 			errs = append(errs, err)
 		}
+	case webhook != "":
+		routes = notifier.SingleRoute(webhook)
+		if err := routes.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("--webhook-url: %w", err))
+		}
+	default:
+		routes = notifier.SingleRoute(notifier.LogURL)
 	}
 	if err := errors.Join(append(errs, c.Validate(), kc.Validate())...); err != nil {
 		return err
@@ -105,6 +117,9 @@ func run(args []string) error {
 		return nil
 	}
 	log := logger()
+	if routesPath == "" && webhook == "" {
+		log.Warn("no webhook configured: alerts are written to this log, not delivered (set --routes or --webhook-url)")
+	}
 	kc.ClientID = "crmstream-notifier"
 	opts, err := kc.Opts()
 	if err != nil {
