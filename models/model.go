@@ -514,6 +514,42 @@ func (m *Model) Provisional(v *features.Vector) {
 	m.mu.Unlock()
 }
 
+// learnSample learns one fake-negative sample whose label is known now: a
+// negative and, if positive, a positive. Not evaluated.
+func (m *Model) learnSample(v *features.Vector, positive bool) {
+	var ex example
+	m.encode(v, &ex)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, y := range [2]float64{0, 1} {
+		if y == 1 && !positive {
+			break
+		}
+		var ml float64
+		for k := 0; k < ex.n; k++ {
+			ml += m.w.w(int(ex.idx[k])) * ex.x[k]
+		}
+		m.w.update(ex.idx[:ex.n], ex.x[:ex.n], sigmoid(ml)-y)
+	}
+}
+
+// learnOnly learns v with label y, without evaluation or drift detection.
+func (m *Model) learnOnly(v *features.Vector, positive bool) {
+	var ex example
+	m.encode(v, &ex)
+	y := 0.0
+	if positive {
+		y = 1
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var ml float64
+	for k := 0; k < ex.n; k++ {
+		ml += m.w.w(int(ex.idx[k])) * ex.x[k]
+	}
+	m.w.update(ex.idx[:ex.n], ex.x[:ex.n], sigmoid(ml)-y)
+}
+
 // Metrics returns the progressive-validation metrics since the model was
 // built or ResetMetrics was called.
 func (m *Model) Metrics() Metrics {

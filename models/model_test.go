@@ -320,3 +320,61 @@ func FuzzDecodePending(f *testing.F) {
 		_ = m.LearnPending(p, true, &scratch)
 	})
 }
+
+// TestPendingSamples follows the scorer's pattern (decode, overwrite
+// Scored and Vector, re-encode into the same buffer) and checks that the
+// samples are the first vector and the first ones past 1, 7 and 30 days.
+func TestPendingSamples(t *testing.T) {
+	set := leadSet(t)
+	st := set.NewState()
+	var v features.Vector
+	vecAt := func(d time.Duration) []byte {
+		st.Vector(windows.SecOf(t0.Add(d)), &v)
+		return v.AppendBinary(nil)
+	}
+	p := models.Pending{Scored: 0.1, Deadline: windows.SecOf(t0.Add(90 * 24 * time.Hour)), Vector: vecAt(0)}
+	buf := p.AppendBinary(nil)
+	for _, h := range []int{1, 12, 30, 200, 400, 800, 2000} { // hours
+		q, err := models.DecodePending(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.Scored, q.Vector = float64(h)/1e4, vecAt(time.Duration(h)*time.Hour)
+		buf = q.AppendBinary(buf[:0])
+	}
+	q, err := models.DecodePending(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ages []float64
+	for _, s := range q.Samples {
+		if err := set.DecodeVector(s, &v); err != nil {
+			t.Fatal(err)
+		}
+		ages = append(ages, float64(v.At.Time().Sub(t0))/float64(time.Hour))
+	}
+	want := []float64{0, 30, 200, 800} // first, ≥ 1 d, ≥ 7 d, ≥ 30 d
+	if len(ages) != len(want) {
+		t.Fatalf("sample ages %v h, want %v", ages, want)
+	}
+	for i := range want {
+		if ages[i] != want[i] {
+			t.Fatalf("sample ages %v h, want %v", ages, want)
+		}
+	}
+	if q.Scored != 0.2 || q.Deadline != p.Deadline {
+		t.Errorf("scored %v deadline %v", q.Scored, q.Deadline)
+	}
+	m, _ := models.New(models.LeadConfig(set))
+	if err := m.LearnPending(q, true, &v); err != nil {
+		t.Fatal(err)
+	}
+	if m.Labels() != 1 || m.Metrics().N != 1 {
+		t.Errorf("one pending = one label: labels %d, evaluated %d", m.Labels(), m.Metrics().N)
+	}
+	for n := range len(buf) {
+		if _, err := models.DecodePending(buf[:n]); err == nil && n < 14 {
+			t.Errorf("%d bytes decoded", n)
+		}
+	}
+}
