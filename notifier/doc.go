@@ -8,7 +8,9 @@
 // Routes maps an alert's owner_id to a named endpoint, with a default for
 // owners not listed; LoadRoutes reads it from a YAML or JSON file. Endpoint
 // URLs are secrets (Slack's carry a token): logs, metrics and dead-letter
-// reasons name the endpoint, never its URL.
+// reasons name the endpoint, never its URL. The URL LogURL ("log:") writes
+// messages to the log instead: cmd/notifier uses it when no webhook is
+// configured, for local development.
 //
 // # Messages
 //
