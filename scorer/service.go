@@ -175,10 +175,18 @@ func (s *Service) Ready(context.Context) error {
 	}
 }
 
+// fail records the first fatal error and stops Run (its poll may be
+// waiting for records that never come).
 func (s *Service) fail(err error) {
 	select {
 	case s.fatal <- err:
 	default:
+	}
+	s.mu.Lock()
+	cancel := s.cancel
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
 	}
 }
 

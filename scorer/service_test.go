@@ -364,3 +364,34 @@ func TestChangelogTooSmall(t *testing.T) {
 		t.Fatalf("Run = %v, want a partition-count error", err)
 	}
 }
+
+// TestCorruptChangelogStops: a changelog record that does not decode stops
+// the instance with an error naming the partition, rather than scoring from
+// a silently wrong state.
+func TestCorruptChangelogStops(t *testing.T) {
+	brokers := kafkatest.Cluster(t, kafka.TopicEvents, kafka.TopicChangelog)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	bad := &kgo.Record{Topic: kafka.TopicChangelog, Partition: 1, Key: stateKey(1, "L1"), Value: []byte{2, 0xff}}
+	if err := cl.ProduceSync(context.Background(), bad).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Kafka: kafka.Config{Brokers: brokers}}, Options{Sink: newSyncSink()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(context.Background()) }()
+	select {
+	case err := <-errc:
+		if err == nil || !strings.Contains(err.Error(), "restore partition 1") {
+			t.Fatalf("Run = %v, want a restore error for partition 1", err)
+		}
+	case <-time.After(30 * time.Second):
+		_ = s.Close()
+		t.Fatal("Run did not stop on a corrupt changelog")
+	}
+}
