@@ -261,6 +261,7 @@ func TestValidation(t *testing.T) {
 		{"/api/v1/funnel?stages=visitor", "stages"},
 		{"/api/v1/funnel?stages=lead,lead", "stages"},
 		{"/api/v1/funnel?window_days=0", "window_days"},
+		{"/api/v1/funnel?mode=strict", "mode"},
 		{"/api/v1/funnel?colour=red", "colour"},
 		{"/api/v1/leads/hot?limit=0", "limit"},
 		{"/api/v1/leads/hot?limit=abc", "limit"},

@@ -45,7 +45,8 @@ func funnelParams() []param {
 	return []param{pFrom, pTo, pBucket,
 		{name: "group_by", in: "query", typ: "string", enum: []string{"source", "campaign", "owner"}, desc: "Split by first-touch source, first campaign, or current owner."},
 		{name: "stages", in: "query", typ: "string", maxLen: 512, desc: "Comma-separated stage names from /funnel/stages, in funnel order; default all."},
-		{name: "window_days", in: "query", typ: "integer", min: num(1), max: num(365), def: 30, desc: "windowFunnel window: how long a lead has to move through the stages."},
+		{name: "mode", in: "query", typ: "string", enum: []string{"reached", "ordered"}, def: "reached", desc: "reached: a lead is at the deepest stage any of its events matches; ordered: stages must happen in order within window_days (windowFunnel)."},
+		{name: "window_days", in: "query", typ: "integer", min: num(1), max: num(365), def: 30, desc: "ordered mode: how long a lead has to move through the stages."},
 		pOwner}
 }
 
@@ -202,6 +203,7 @@ func (s *Server) funnelRequest(c *call) (reports.FunnelRequest, error) {
 	}
 	req.GroupBy = reports.GroupBy(c.str("group_by"))
 	req.Window = time.Duration(c.int("window_days")) * 24 * time.Hour
+	req.Ordered = c.str("mode") == "ordered"
 	if req.Owner, err = owner(c); err != nil {
 		return req, err
 	}
@@ -241,7 +243,7 @@ func funnelKey(req reports.FunnelRequest, slide bool) string {
 	if slide {
 		span = "sliding|" + req.To.Sub(req.From).String()
 	}
-	return fmt.Sprintf("%s|%s|%s|%s|%d|%s", span, req.Bucket, req.GroupBy, strings.Join(names, ","), req.Window, req.Owner)
+	return fmt.Sprintf("%s|%s|%s|%s|%d|%t|%s", span, req.Bucket, req.GroupBy, strings.Join(names, ","), req.Window, req.Ordered, req.Owner)
 }
 
 // funnelLoad returns the funnel's cache key and loader; a sliding range is

@@ -24,9 +24,12 @@
 //
 // A funnel is a list of stages, each a set of event matches (type and, when
 // given, one property value). Leads enter the cohort of the bucket of their
-// first event in the range; windowFunnel gives each lead the deepest stage it
-// reached in order within the window, and a stage's count is the number of
-// leads at that level or deeper. Only events of the stages' types are read
+// first event in the range, and a stage's count is the number of leads at
+// that level or deeper. A lead's level is, by default, the deepest stage any
+// of its events matches (a won deal has passed every earlier stage, whatever
+// order the sources delivered them in: imports often create the lead before
+// its first page view); with FunnelRequest.Ordered it is windowFunnel's: the
+// stages reached in order within the window. Only events of the stages' types are read
 // (PREWHERE), so first-touch source and campaign are those of the first
 // funnel event.
 //

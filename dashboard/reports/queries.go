@@ -54,10 +54,8 @@ func (f funnelQuery) toSQL() (string, []any) {
 	for i := range r.Stages {
 		q.add(", countIf(level >= " + strconv.Itoa(i+1) + ")")
 	}
-	q.add(" FROM (SELECT lead_id, "+bucketFuncs[r.Bucket]+"(min(occurred_at)) AS bucket, "+
-		groupExprs[r.GroupBy]+" AS grp, windowFunnel(?)(occurred_at", int64(r.Window/time.Second))
-	for _, s := range r.Stages {
-		q.add(", ")
+	q.add(" FROM (SELECT lead_id, " + bucketFuncs[r.Bucket] + "(min(occurred_at)) AS bucket, " + groupExprs[r.GroupBy] + " AS grp, ")
+	cond := func(s Stage) {
 		for j, m := range s.Match {
 			if j > 0 {
 				q.add(" OR ")
@@ -69,9 +67,25 @@ func (f funnelQuery) toSQL() (string, []any) {
 			}
 		}
 	}
+	if r.Ordered {
+		q.add("windowFunnel(?)(occurred_at", int64(r.Window/time.Second))
+		for _, s := range r.Stages {
+			q.add(", ")
+			cond(s)
+		}
+		q.add(")")
+	} else {
+		// The deepest stage any event matches: multiIf tries the deepest first.
+		q.add("max(multiIf(")
+		for i := len(r.Stages) - 1; i >= 0; i-- {
+			cond(r.Stages[i])
+			q.add(", " + strconv.Itoa(i+1) + ", ")
+		}
+		q.add("0))")
+	}
 	// PREWHERE on the stage types: rows of other types never have their
 	// (wide) properties read.
-	q.add(") AS level FROM "+table(f.db, "events")+" PREWHERE has(?, type) WHERE occurred_at >= ? AND occurred_at < ? AND lead_id != ''", stageTypes(r.Stages), r.From, r.To)
+	q.add(" AS level FROM "+table(f.db, "events")+" PREWHERE has(?, type) WHERE occurred_at >= ? AND occurred_at < ? AND lead_id != ''", stageTypes(r.Stages), r.From, r.To)
 	if r.Owner != "" {
 		q.add(" AND owner_id = ?", r.Owner)
 	}

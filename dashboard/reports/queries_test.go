@@ -19,12 +19,17 @@ func TestToSQL(t *testing.T) {
 		wantSQL  string
 		wantArgs []any
 	}{
-		{"funnel", funnelQuery{"crm", FunnelRequest{From: t0, To: t1, Bucket: Hour, Stages: two, Window: 24 * time.Hour}},
+		{"funnel reached", funnelQuery{"crm", FunnelRequest{From: t0, To: t1, Bucket: Hour, Stages: two}},
+			"SELECT bucket, grp, countIf(level >= 1), countIf(level >= 2) FROM (SELECT lead_id, toStartOfHour(min(occurred_at)) AS bucket, '' AS grp, " +
+				"max(multiIf((type = ? AND visitParamExtractString(properties, ?) = ?) OR type = ?, 2, type = ?, 1, 0)) AS level " +
+				"FROM `crm`.events PREWHERE has(?, type) WHERE occurred_at >= ? AND occurred_at < ? AND lead_id != '' GROUP BY lead_id) GROUP BY bucket, grp ORDER BY bucket, grp",
+			[]any{"lead_qualified", "stage", "mql", "form_submit", "page_view", []string{"page_view", "lead_qualified", "form_submit"}, t0, t1}},
+		{"funnel ordered", funnelQuery{"crm", FunnelRequest{From: t0, To: t1, Bucket: Hour, Stages: two, Window: 24 * time.Hour, Ordered: true}},
 			"SELECT bucket, grp, countIf(level >= 1), countIf(level >= 2) FROM (SELECT lead_id, toStartOfHour(min(occurred_at)) AS bucket, '' AS grp, " +
 				"windowFunnel(?)(occurred_at, type = ?, (type = ? AND visitParamExtractString(properties, ?) = ?) OR type = ?) AS level " +
 				"FROM `crm`.events PREWHERE has(?, type) WHERE occurred_at >= ? AND occurred_at < ? AND lead_id != '' GROUP BY lead_id) GROUP BY bucket, grp ORDER BY bucket, grp",
 			[]any{int64(86400), "page_view", "lead_qualified", "stage", "mql", "form_submit", []string{"page_view", "lead_qualified", "form_submit"}, t0, t1}},
-		{"funnel by owner, scoped", funnelQuery{"crm", FunnelRequest{From: t0, To: t1, Bucket: Day, GroupBy: ByOwner, Stages: two[:1], Window: time.Hour, Owner: "rep-1"}},
+		{"funnel by owner, scoped", funnelQuery{"crm", FunnelRequest{From: t0, To: t1, Bucket: Day, GroupBy: ByOwner, Stages: two[:1], Window: time.Hour, Owner: "rep-1", Ordered: true}},
 			"SELECT bucket, grp, countIf(level >= 1) FROM (SELECT lead_id, toStartOfDay(min(occurred_at)) AS bucket, argMaxIf(owner_id, occurred_at, owner_id != '') AS grp, " +
 				"windowFunnel(?)(occurred_at, type = ?) AS level FROM `crm`.events PREWHERE has(?, type) WHERE occurred_at >= ? AND occurred_at < ? AND lead_id != '' AND owner_id = ? " +
 				"GROUP BY lead_id) GROUP BY bucket, grp ORDER BY bucket, grp",
@@ -89,8 +94,10 @@ func TestParseReasons(t *testing.T) {
 	}{
 		{"", []Reason{}},
 		{`[{"label":"Viewed pricing","feature":"pricing_7d","weight":0.4,"evidence":["e1","e2"]}]`, []Reason{{Label: "Viewed pricing", Feature: "pricing_7d", Weight: 0.4, Evidence: []string{"e1", "e2"}}}},
-		{`[{"feature":"tickets","contribution":-0.2,"evidence":[{"event_id":"e9"}]}]`, []Reason{{Label: "tickets", Feature: "tickets", Weight: -0.2, Evidence: []string{"e9"}}}},
+		{`[{"feature":"tickets","contribution":-0.2,"evidence":[{"event_id":"e9"}]}]`, []Reason{{Label: "Tickets", Feature: "tickets", Weight: -0.2, Evidence: []string{"e9"}}}},
 		{`{"reasons":[{"reason":"Demo requested","impact":1}]}`, []Reason{{Label: "Demo requested", Weight: 1, Evidence: []string{}}}},
+		{`{"positive":[{"feature":"pricing_views_7d","value":2,"contribution":0.769,"evidence":["e3","e2"]}],"negative":[{"feature":"days_since_touch","value":30,"contribution":0.4}],"rule":0.54}`,
+			[]Reason{{Label: "Pricing views 7d: 2", Feature: "pricing_views_7d", Weight: 0.769, Evidence: []string{"e3", "e2"}}, {Label: "Days since touch: 30", Feature: "days_since_touch", Weight: -0.4, Evidence: []string{}}}},
 		{`high intent`, []Reason{{Label: "high intent", Evidence: []string{}}}},
 	}
 	for _, tc := range tests {

@@ -131,7 +131,10 @@ func (r *Reader) Funnel(ctx context.Context, req FunnelRequest) (Funnel, error) 
 		req.Window = 30 * 24 * time.Hour
 	}
 	n := len(req.Stages)
-	out := Funnel{From: req.From, To: req.To, Bucket: req.Bucket, GroupBy: req.GroupBy, Series: []FunnelPoint{}}
+	out := Funnel{From: req.From, To: req.To, Bucket: req.Bucket, GroupBy: req.GroupBy, Mode: "reached", Series: []FunnelPoint{}}
+	if req.Ordered {
+		out.Mode = "ordered"
+	}
 	totals := make([]uint64, n)
 	groups := map[string][]uint64{}
 	var order []string
@@ -206,9 +209,13 @@ func ParseReasons(s string) []Reason {
 	if err := json.Unmarshal([]byte(s), &raw); err != nil {
 		var obj map[string]any
 		if json.Unmarshal([]byte(s), &obj) == nil {
-			if arr, ok := obj["reasons"].([]any); ok {
+			for _, k := range []string{"reasons", "positive", "negative"} {
+				arr, _ := obj[k].([]any)
 				for _, a := range arr {
 					if m, ok := a.(map[string]any); ok {
+						if k == "negative" {
+							m["_negative"] = true
+						}
 						raw = append(raw, m)
 					}
 				}
@@ -220,12 +227,21 @@ func ParseReasons(s string) []Reason {
 	out := make([]Reason, 0, len(raw))
 	for _, m := range raw {
 		rs := Reason{Feature: str(m, "feature", "name"), Evidence: []string{}}
-		rs.Label = str(m, "label", "reason", "text", "description", "feature", "name")
-		for _, k := range []string{"weight", "contribution", "impact", "value"} {
+		rs.Label = str(m, "label", "reason", "text", "description")
+		if rs.Label == "" {
+			rs.Label = humanize(str(m, "feature", "name"))
+			if v, ok := m["value"]; ok && rs.Label != "" {
+				rs.Label += fmt.Sprintf(": %v", v)
+			}
+		}
+		for _, k := range []string{"weight", "contribution", "impact"} {
 			if f, ok := m[k].(float64); ok {
 				rs.Weight = f
 				break
 			}
+		}
+		if m["_negative"] == true && rs.Weight > 0 {
+			rs.Weight = -rs.Weight // listed as a negative reason
 		}
 		if ev, ok := m["evidence"].([]any); ok {
 			for _, e := range ev {
@@ -244,6 +260,15 @@ func ParseReasons(s string) []Reason {
 		out = append(out, rs)
 	}
 	return out
+}
+
+// humanize turns a feature name into words: pricing_views_7d → "Pricing views 7d".
+func humanize(f string) string {
+	f = strings.TrimSpace(strings.ReplaceAll(f, "_", " "))
+	if f == "" {
+		return ""
+	}
+	return strings.ToUpper(f[:1]) + f[1:]
 }
 
 func str(m map[string]any, keys ...string) string {

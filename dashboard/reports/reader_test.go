@@ -56,8 +56,19 @@ func TestFunnelCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := FunnelRequest{From: base.Add(-time.Hour), To: base.Add(6 * time.Hour), Bucket: Hour, Stages: DefaultStages(), Window: time.Hour}
-	f, err := r.Funnel(ctx, req)
+	// Reached: the deepest stage of each lead, whatever the order: l1 won,
+	// l2 lead, l3 opportunity (deal_created implies the stages before), l4 lead.
+	reached := FunnelRequest{From: base.Add(-time.Hour), To: base.Add(6 * time.Hour), Bucket: Hour, Stages: DefaultStages()}
+	f, err := r.Funnel(ctx, reached)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(counts(f.Stages)); got != "[4 4 2 2 1]" || f.Mode != "reached" {
+		t.Errorf("reached %s %s, want [4 4 2 2 1]", f.Mode, got)
+	}
+
+	req := FunnelRequest{From: base.Add(-time.Hour), To: base.Add(6 * time.Hour), Bucket: Hour, Stages: DefaultStages(), Window: time.Hour, Ordered: true}
+	f, err = r.Funnel(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,4 +161,12 @@ func TestLeadScopeAndAcknowledge(t *testing.T) {
 	if a, err = r.Alert(ctx, "a1", "rep-1"); err != nil || a.Status != "acknowledged" || a.Version != 6 {
 		t.Fatalf("after ack: %+v, %v", a, err)
 	}
+}
+
+func counts(s []StageCount) []uint64 {
+	out := make([]uint64, len(s))
+	for i, c := range s {
+		out[i] = c.Count
+	}
+	return out
 }

@@ -82,8 +82,13 @@ type FunnelRequest struct {
 	Bucket   Bucket        // bucket width
 	GroupBy  GroupBy       // split; NoGroup for one series
 	Stages   []Stage       // at least 2, at most 16
-	Window   time.Duration // windowFunnel window; default 30 days
+	Window   time.Duration // windowFunnel window (Ordered only); default 30 days
 	Owner    string        // narrow to one owner ("" = all)
+	// Ordered counts a stage only when the lead reached the stages before it
+	// in order within Window (windowFunnel). Otherwise a lead is at the
+	// deepest stage any of its events in the range matches: a won deal has
+	// passed every earlier stage, whatever order the sources sent them in.
+	Ordered bool
 }
 
 // StageCount is one stage of a funnel.
@@ -113,6 +118,7 @@ type Funnel struct {
 	To      time.Time     `json:"to"`
 	Bucket  Bucket        `json:"bucket"`
 	GroupBy GroupBy       `json:"group_by"`
+	Mode    string        `json:"mode"` // "reached" or "ordered"
 	Stages  []StageCount  `json:"stages"`
 	Groups  []FunnelGroup `json:"groups"`
 	Series  []FunnelPoint `json:"series"`
