@@ -49,10 +49,11 @@ type numFeature struct {
 }
 
 type catFeature struct {
-	name string
-	def  int
-	mask uint32
-	help string
+	name   string
+	prefix uint64 // hash state after "name=" (CatHash)
+	def    int
+	mask   uint32
+	help   string
 }
 
 // ring is the bucket counters of one (filter, granularity).
@@ -191,7 +192,7 @@ func NewSet(name, entity string, filters []Filter, defs []Def, derived []Derived
 		}
 		if d.Agg == LastStr {
 			s.catOf[i] = len(s.cats)
-			s.cats = append(s.cats, catFeature{name: d.Name, def: i, mask: mask, help: d.Help})
+			s.cats = append(s.cats, catFeature{name: d.Name, prefix: catPrefix(d.Name), def: i, mask: mask, help: d.Help})
 			continue
 		}
 		s.byNum[d.Name] = len(s.nums)

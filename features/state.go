@@ -86,8 +86,10 @@ func (st *State) Update(ev *event.Event) {
 			binary.LittleEndian.PutUint16(st.buf[p:], c+1)
 		}
 	}
-	var cats [maxCats]string
-	nc, cchanged := st.cats(&cats), false
+	var ps [maxParts]string
+	st.parts(&ps)
+	nc, cchanged := len(set.cats), false
+	cats := ps[1 : 1+nc]
 	for i := range set.defs {
 		d := &set.defs[i]
 		if d.Window.Size != 0 {
@@ -149,7 +151,7 @@ func (st *State) Update(ev *event.Event) {
 	}
 	// evidence: shift the ring of recent ids and their filter masks
 	var recent [recentIDs]string
-	st.recentIDs(&recent)
+	copy(recent[:], ps[1+nc:])
 	copy(recent[1:], recent[:])
 	recent[0] = ev.ID
 	ro := set.recentOff
@@ -157,11 +159,11 @@ func (st *State) Update(ev *event.Event) {
 		copy(st.buf[ro+4*j:ro+4*j+4], st.buf[ro+4*(j-1):ro+4*j])
 	}
 	binary.LittleEndian.PutUint32(st.buf[ro:], m)
-	source := st.part(0)
+	source := ps[0]
 	if cchanged {
 		source = ev.ID
 	}
-	st.pack(source, cats[:nc], recent[:])
+	st.pack(source, cats, recent[:])
 }
 
 // strs is the packed-string region of buf, as a string (no copy).
@@ -207,6 +209,8 @@ func (st *State) Vector(now windows.Sec, dst *Vector) {
 	set := st.set
 	now = max(now, st.head)
 	dst.reset(set, now)
+	var ps [maxParts]string
+	st.parts(&ps)
 	for i := range set.defs {
 		d := &set.defs[i]
 		r := &dst.raw[i]
@@ -240,7 +244,7 @@ func (st *State) Vector(now windows.Sec, dst *Vector) {
 		case LastNum:
 			r.f = float64(math.Float32frombits(binary.LittleEndian.Uint32(st.buf[p+4:])))
 		case LastStr:
-			r.s = st.part(1 + set.catOf[i])
+			r.s = ps[1+set.catOf[i]]
 		case Distinct:
 			r.b = [2]uint64{binary.LittleEndian.Uint64(st.buf[p:]), binary.LittleEndian.Uint64(st.buf[p+8:])}
 		case SinceLast, SinceFirst:
@@ -250,40 +254,26 @@ func (st *State) Vector(now windows.Sec, dst *Vector) {
 		}
 	}
 	dst.finalize()
-	st.recentIDs(&dst.recent)
+	copy(dst.recent[:], ps[1+len(set.cats):])
 	for j := range dst.recentMask {
 		dst.recentMask[j] = binary.LittleEndian.Uint32(st.buf[set.recentOff+4*j:])
 	}
-	dst.source = st.part(0)
+	dst.source = ps[0]
 }
 
-// part returns packed string i ("" when absent).
-func (st *State) part(i int) string {
+// maxParts bounds the packed strings: source, categorical values, recent ids.
+const maxParts = 1 + maxCats + recentIDs
+
+// parts splits the packed strings in one pass (absent ones are "").
+func (st *State) parts(dst *[maxParts]string) {
 	s := st.strs()
-	for k := 0; len(s) > 0; k++ {
+	for k := 0; k < maxParts && len(s) > 0; k++ {
 		n, w := binary.Uvarint(unsafe.Slice(unsafe.StringData(s), len(s)))
 		if w <= 0 || uint64(len(s)-w) < n {
-			return ""
+			return
 		}
-		if k == i {
-			return s[w : w+int(n)]
-		}
+		dst[k] = s[w : w+int(n)]
 		s = s[w+int(n):]
-	}
-	return ""
-}
-
-func (st *State) cats(dst *[maxCats]string) int {
-	n := len(st.set.cats)
-	for i := range n {
-		dst[i] = st.part(1 + i)
-	}
-	return n
-}
-
-func (st *State) recentIDs(dst *[recentIDs]string) {
-	for j := range dst {
-		dst[j] = st.part(1 + len(st.set.cats) + j)
 	}
 }
 

@@ -106,7 +106,7 @@ func (v *Vector) finalize() {
 		if val == "" {
 			v.CatHash[i] = 0
 		} else {
-			v.CatHash[i] = CatHash(c.name, val)
+			v.CatHash[i] = catHashFrom(c.prefix, val)
 		}
 	}
 }
@@ -114,12 +114,18 @@ func (v *Vector) finalize() {
 // CatHash is the stable 64-bit hash of the categorical value name=value
 // (FNV-1a and a splitmix64 finalizer; never 0). Models index their weights
 // by it.
-func CatHash(name, value string) uint64 {
+func CatHash(name, value string) uint64 { return catHashFrom(catPrefix(name), value) }
+
+// catPrefix is the FNV-1a state after "name=" (precomputed per feature).
+func catPrefix(name string) uint64 {
 	h := uint64(14695981039346656037)
 	for i := 0; i < len(name); i++ {
 		h = (h ^ uint64(name[i])) * 1099511628211
 	}
-	h = (h ^ '=') * 1099511628211
+	return (h ^ '=') * 1099511628211
+}
+
+func catHashFrom(h uint64, value string) uint64 {
 	for i := 0; i < len(value); i++ {
 		h = (h ^ uint64(value[i])) * 1099511628211
 	}
@@ -132,9 +138,20 @@ func CatHash(name, value string) uint64 {
 	return h
 }
 
+// log1pTable holds log(1+n) for small n (immutable).
+var log1pTable = func() (t [256]float64) {
+	for i := range t {
+		t[i] = math.Log1p(float64(i))
+	}
+	return t
+}()
+
 func apply(t Transform, x float64) float64 {
 	switch t {
 	case Log1p:
+		if x >= 0 && x < float64(len(log1pTable)) && x == math.Trunc(x) {
+			return log1pTable[int(x)] // counts: most inputs are small integers
+		}
 		return math.Log1p(max(x, 0))
 	case Fresh7:
 		if x < 0 {

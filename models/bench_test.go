@@ -27,9 +27,10 @@ func benchSetup(b *testing.B) (*models.Model, *features.Vector) {
 // BenchmarkScore: probability, tier and reasons for one vector.
 func BenchmarkScore(b *testing.B) {
 	m, v := benchSetup(b)
+	var s models.Score
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = m.Score(v)
+		m.ScoreInto(v, &s)
 	}
 }
 
@@ -47,10 +48,11 @@ func BenchmarkLearn(b *testing.B) {
 // BenchmarkScoreLearn: score then update, the "score + update" figure.
 func BenchmarkScoreLearn(b *testing.B) {
 	m, v := benchSetup(b)
+	var s models.Score
 	b.ReportAllocs()
 	y := false
 	for b.Loop() {
-		s := m.Score(v)
+		m.ScoreInto(v, &s)
 		m.Learn(models.Label{Vector: v, Positive: y, Scored: s.Probability})
 		y = !y
 	}

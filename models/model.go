@@ -365,11 +365,12 @@ func (m *Model) reasons(v *features.Vector, ex *example, tot *[maxInputs]float64
 
 func (m *Model) fill(v *features.Vector, ex *example, tot *[maxInputs]float64, r *Reason, k int) {
 	r.Contribution = tot[k]
-	var buf [4]string
+	// evidence is written straight into r.Evidence (the vector keeps at
+	// most MaxEvidence recent ids, so the append never reallocates)
 	var ev []string
 	if f := ex.from[k]; f >= 0 {
 		r.Feature, r.Value = m.set.NumName(int(f)), v.Num[f]
-		ev = v.NumEvidence(int(f), buf[:0])
+		ev = v.NumEvidence(int(f), r.Evidence[:0])
 	} else {
 		i := int(-1 - f)
 		r.Feature, r.Value = m.set.CatName(i), 1
@@ -379,9 +380,9 @@ func (m *Model) fill(v *features.Vector, ex *example, tot *[maxInputs]float64, r
 		if r.Category == "" {
 			r.Category = "#" // the vector was decoded: only the hash is known
 		}
-		ev = v.CatEvidence(i, buf[:0])
+		ev = v.CatEvidence(i, r.Evidence[:0])
 	}
-	r.NEvidence = copy(r.Evidence[:], ev)
+	r.NEvidence = min(len(ev), MaxEvidence)
 }
 
 // insertTop inserts item k with value x into the top list (length n, kept

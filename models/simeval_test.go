@@ -71,7 +71,11 @@ func TestSimulatorEval(t *testing.T) {
 	})}
 	sim := simulator.DefaultConfig()
 	sim.Leads = n
-	sim.Span = 200 * 24 * time.Hour
+	days := 200
+	if d, _ := strconv.Atoi(os.Getenv("CRM_SIM_DAYS")); d > 0 {
+		days = d
+	}
+	sim.Span = time.Duration(days) * 24 * time.Hour
 	rep, err := eval.Run(context.Background(), eval.Config{Sim: sim}, p)
 	if err != nil {
 		t.Fatal(err)
