@@ -36,7 +36,8 @@ func (c *DataConfig) defaults() {
 	}
 }
 
-// Data is a deterministic, endless stream of canonical events: a pool of
+// Data is a deterministic, endless stream of canonical events (the harness
+// then sets their event times to arrival times): a pool of
 // simulated events (leads, accounts, sessions, page views, e-mails, flows,
 // deals, as the simulator makes them) replayed in cycles, each cycle with
 // fresh ids (a suffix on event, lead, account and session ids) and event

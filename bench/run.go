@@ -27,9 +27,9 @@ import (
 // DefaultConfig unless set.
 type Config struct {
 	Targets    []string      // systems under test, in order; default crmstream, floor, goka
-	Events     int           // backlog scenario: events preloaded; 0 skips it
+	Events     int           // backlog scenario: events preloaded; default 300,000; 0 skips it
 	Rates      []int         // fixed-rate scenarios, events/s
-	RateFor    time.Duration // how long each fixed rate is produced; default 15 s
+	RateFor    time.Duration // how long each fixed rate is produced; default 10 s
 	Partitions int           // partitions of crm.raw (and of crm.events, made by ingest); default 4
 	BatchRows  int           // floor and goka insert batch; default 10,000 (ingest's default)
 	Data       DataConfig
@@ -42,19 +42,30 @@ type Config struct {
 	IngestArgs []string      // extra flags for ingest
 	ScorerArgs []string      // flags for the scorer
 	Profile    time.Duration // CPU-profile crmstream's children this long in the backlog run; 0: off
-	RunTimeout time.Duration // give up on one target×scenario after this; default 5 min
+	RunTimeout time.Duration // give up on one target×scenario after this; default 4 min
 	ProbeEvery time.Duration // fixed rate: one probe per this much produce time; default 100 ms
-	Logger     *slog.Logger  // progress; nil: discard
-	Out        io.Writer     // the report; nil: discard
+	StallAfter time.Duration // fail a run whose progress stops this long; default 60 s
+	// BacklogSpan is the event time the backlog covers, ending when the
+	// preload starts; default 2 min (less than the scorer's lateness, so
+	// nothing is late even if a partition idles and its watermark follows
+	// the wall clock).
+	BacklogSpan time.Duration
+	// ChangelogMaxBytes, when > 0, pre-creates crm.scorer.changelog with this
+	// max.message.bytes: a workaround for the scorer's changelog batches
+	// (up to 4 MiB) exceeding the broker default of 1 MiB. 0: leave the topic
+	// to the scorer.
+	ChangelogMaxBytes int
+	Logger            *slog.Logger // progress; nil: discard
+	Out               io.Writer    // the report; nil: discard
 }
 
 // DefaultConfig is a run that fits in about ten minutes on the 2-core box.
 func DefaultConfig() Config {
 	return Config{
-		Targets: []string{Crmstream, Floor, Goka}, Events: 500_000, Rates: []int{10_000, 50_000},
-		RateFor: 15 * time.Second, Partitions: 4, BatchRows: 10_000, BinDir: "bin/bench",
+		Targets: []string{Crmstream, Floor, Goka}, Events: 300_000, Rates: []int{10_000, 50_000},
+		RateFor: 10 * time.Second, Partitions: 4, BatchRows: 10_000, BinDir: "bin/bench",
 		ClickHouse: "127.0.0.1:9000", DBPrefix: "crm_bench", WorkDir: "artifacts/bench", Scorer: true,
-		RunTimeout: 5 * time.Minute, ProbeEvery: 100 * time.Millisecond,
+		RunTimeout: 4 * time.Minute, ProbeEvery: 100 * time.Millisecond, StallAfter: time.Minute, BacklogSpan: 2 * time.Minute,
 	}
 }
 
@@ -77,8 +88,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("unknown target %q (crmstream, floor, goka)", t))
 		}
 	}
-	if c.RunTimeout <= 0 || c.ProbeEvery <= 0 {
-		errs = append(errs, errors.New("run timeout and probe interval must be > 0"))
+	if c.RunTimeout <= 0 || c.ProbeEvery <= 0 || c.StallAfter <= 0 || c.BacklogSpan <= 0 {
+		errs = append(errs, errors.New("run timeout, probe interval and stall time must be > 0"))
 	}
 	return errors.Join(errs...)
 }
@@ -273,6 +284,18 @@ func (h *Harness) runOne(ctx context.Context, sc scenario, t target) (res Result
 	defer prod.Close()
 	adm := kadm.NewClient(prod)
 	tr := &tracker{last: map[int32]*probe{}}
+	if t.name == Crmstream && h.cfg.Scorer && h.cfg.ChangelogMaxBytes > 0 {
+		resp, err := adm.CreateTopic(ctx, parts, -1, map[string]*string{
+			"cleanup.policy":    kadm.StringPtr("compact"),
+			"max.message.bytes": kadm.StringPtr(fmt.Sprint(h.cfg.ChangelogMaxBytes)),
+		}, "crm.scorer.changelog")
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil {
+			return res, fmt.Errorf("create changelog topic: %w", err)
+		}
+	}
 
 	if sc.rate == 0 {
 		start := time.Now()
@@ -429,6 +452,16 @@ func (h *Harness) produce(ctx context.Context, cl *kgo.Client, tr *tracker, n, r
 			}
 		}
 		h.data.Next(&e)
+		// Event time is arrival time, as for live traffic: the scheduled
+		// produce time at a fixed rate; for a backlog, spread over the
+		// BacklogSpan before the preload. Order per key is kept (the pool is
+		// in event-time order), and a live-mode scorer whose idle partitions
+		// follow the wall clock never sees these events as late.
+		if rate > 0 {
+			e.OccurredAt = start.Add(time.Duration(float64(i) / float64(rate) * float64(time.Second))).UTC().Truncate(time.Millisecond)
+		} else {
+			e.OccurredAt = start.Add(-h.cfg.BacklogSpan + time.Duration(float64(i)/float64(n)*float64(h.cfg.BacklogSpan))).UTC().Truncate(time.Millisecond)
+		}
 		r := &kgo.Record{Key: []byte(e.Key()), Value: e.AppendJSON(make([]byte, 0, 512)), Timestamp: e.OccurredAt}
 		var p *probe
 		isProbe := false
@@ -573,12 +606,18 @@ func waitGroups(ctx context.Context, adm *kadm.Client, n int, failed func() erro
 // run after a grace period.
 func (h *Harness) waitDone(ctx context.Context, adm *kadm.Client, t target, tr *tracker, n int, failed func() error, progress *[]sample) (string, error) {
 	var caughtUp, markers time.Time
+	last, lastChange := int64(-1), time.Now()
 	for {
 		if err := failed(); err != nil {
 			return "", err
 		}
 		committed, groups := groupProgress(ctx, adm)
 		*progress = append(*progress, sample{at: time.Now(), committed: committed})
+		if committed != last {
+			last, lastChange = committed, time.Now()
+		} else if caughtUp.IsZero() && time.Since(lastChange) > h.cfg.StallAfter {
+			return "", fmt.Errorf("stalled: the slowest consumer group has committed %d of %d events and made no progress for %v (see the child logs in %s)", committed, n, h.cfg.StallAfter, h.cfg.WorkDir)
+		}
 		if groups >= t.groups && committed >= int64(n) && caughtUp.IsZero() {
 			caughtUp = time.Now()
 		}
@@ -596,6 +635,13 @@ func (h *Harness) waitDone(ctx context.Context, adm *kadm.Client, t target, tr *
 		case all && !caughtUp.IsZero():
 			return "markers", nil
 		case !caughtUp.IsZero() && time.Since(caughtUp) > 10*time.Second:
+			tr.mu.Lock()
+			for _, p := range tr.last {
+				if p.Seen.IsZero() {
+					h.log.Warn("completion marker not found in ClickHouse", "event_id", p.EventID, "lead_id", p.LeadID, "partition", p.Partition, "offset", p.Offset)
+				}
+			}
+			tr.mu.Unlock()
 			return "lag (markers not seen)", nil
 		}
 		select {

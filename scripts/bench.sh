@@ -9,13 +9,22 @@
 #   scripts/bench.sh --targets crmstream --profile 10s --rates ''
 #
 # Results are printed, never written into the repo; child logs and profiles
-# go to artifacts/bench/ (ignored).
+# go to artifacts/bench/ (ignored). BENCH_FROM=head builds the last commit
+# (an export of HEAD) instead of the work tree, for a run that others' edits
+# in progress cannot break.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$root"
 out="$root/bin/bench"
 work="$root/artifacts/bench"
 mkdir -p "$out" "$work"
+src="$root"
+if [ "${BENCH_FROM:-worktree}" = head ]; then
+  src="$work/src"
+  rm -rf "$src" && mkdir -p "$src"
+  git -C "$root" archive HEAD | tar -x -C "$src"
+  echo "bench: building HEAD $(git -C "$root" rev-parse --short HEAD)" >&2
+fi
+cd "$src"
 
 overlay="$work/overlay.json"
 {
@@ -23,7 +32,7 @@ overlay="$work/overlay.json"
   sep=""
   for cmd in ingest scorer; do
     if [ -f "cmd/$cmd/main.go" ]; then
-      printf '%s"%s":"%s"' "$sep" "$root/cmd/$cmd/zz_bench_pprof.go" "$root/bench/overlay/pprof.go.txt"
+      printf '%s"%s":"%s"' "$sep" "$src/cmd/$cmd/zz_bench_pprof.go" "$src/bench/overlay/pprof.go.txt"
       sep=","
     fi
   done
@@ -44,7 +53,7 @@ go build -o "$out/bench-floor" ./bench/floor
 (cd bench/goka && go build -o "$out/bench-goka" .)
 go build -o "$out/e2e" ./bench/cmd/e2e
 
-scripts/clickhouse.sh start >/dev/null
+"$root/scripts/clickhouse.sh" start >/dev/null
 echo "bench: load before: $(uptime)" >&2
 "$out/e2e" --bin "$out" --workdir "$work" "${scorer_flag[@]}" "$@"
 echo "bench: load after: $(uptime)" >&2

@@ -45,6 +45,8 @@ func run(args []string) error {
 	fs.BoolVar(&c.Scorer, "scorer", c.Scorer, "run the scorer (false: ingest alone, latency to the events table)")
 	fs.DurationVar(&c.Profile, "profile", 0, "CPU-profile crmstream's processes this long in the backlog run (e.g. 10s)")
 	fs.DurationVar(&c.RunTimeout, "run-timeout", c.RunTimeout, "give up on one run after this")
+	fs.IntVar(&c.ChangelogMaxBytes, "changelog-max-bytes", 0, "pre-create crm.scorer.changelog with this max.message.bytes (work around changelog batches over the broker's 1 MiB; 0: off)")
+	fs.DurationVar(&c.StallAfter, "stall-after", c.StallAfter, "fail a run whose progress stops this long")
 	ingestArgs := fs.String("ingest-args", "", "extra flags for ingest, space-separated")
 	scorerArgs := fs.String("scorer-args", "", "flags for the scorer, space-separated")
 	if err := fs.Parse(args); err != nil {
