@@ -198,7 +198,7 @@ func (s *Sink) Run(ctx context.Context) error {
 	for {
 		wait := s.cfg.FlushEvery
 		s.mu.Lock()
-		if len(s.rows)+len(s.dead) > 0 {
+		if len(s.offsets) > 0 {
 			wait = s.first.Add(s.cfg.FlushEvery).Sub(s.cfg.Now())
 		}
 		room := s.cfg.BatchRows - len(s.rows)
@@ -255,7 +255,7 @@ func (s *Sink) add(recs []*kgo.Record) {
 	now := s.cfg.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.rows)+len(s.dead) == 0 {
+	if len(s.offsets) == 0 {
 		s.first = now
 	}
 	for _, r := range recs {
@@ -284,8 +284,9 @@ func (s *Sink) add(recs []*kgo.Record) {
 func (s *Sink) due() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := len(s.rows) + len(s.dead)
-	return n > 0 && (len(s.rows) >= s.cfg.BatchRows || s.cfg.Now().Sub(s.first) >= s.cfg.FlushEvery)
+	// offsets has an entry for every record taken, stored or not (a
+	// tombstone), so a batch of only skipped records is still committed.
+	return len(s.offsets) > 0 && (len(s.rows) >= s.cfg.BatchRows || s.cfg.Now().Sub(s.first) >= s.cfg.FlushEvery)
 }
 
 // flushRetry flushes the batch, retrying with backoff and jitter until it
@@ -316,7 +317,7 @@ func (s *Sink) flushRetry(ctx context.Context) error {
 // flushLocked inserts the batch, produces its dead letters, commits its
 // offsets and empties it. s.mu is held.
 func (s *Sink) flushLocked(ctx context.Context) error {
-	if len(s.rows)+len(s.dead) == 0 {
+	if len(s.rows)+len(s.dead)+len(s.offsets) == 0 {
 		return nil
 	}
 	for len(s.rows) > 0 {

@@ -290,13 +290,16 @@ func TestSinkDrainOnStop(t *testing.T) {
 	base := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
 	h.produce(canonical(t, "s1", "l1", base, ""), canonical(t, "s2", "l2", base, ""))
 	deadline := time.Now().Add(30 * time.Second)
-	for h.lag() != 0 || len(mustLagMembers(t, h)) == 0 {
+	for len(mustLagMembers(t, h)) == 0 { // joined; the two records uncommitted
 		if time.Now().After(deadline) {
-			break
+			t.Fatal("sink never joined its group")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	time.Sleep(300 * time.Millisecond) // let the sink poll them
+	time.Sleep(500 * time.Millisecond) // let the sink poll them
+	if lag := h.lag(); lag != 2 {
+		t.Fatalf("lag %d before stop, want 2 (nothing committed before the flush)", lag)
+	}
 	if n := h.count("SELECT count() FROM " + h.store.DB + ".events"); n != 0 {
 		t.Fatalf("%d rows before the flush is due", n)
 	}
@@ -315,6 +318,27 @@ func mustLagMembers(t *testing.T, h *harness) kadm.GroupLag {
 		t.Fatal(err)
 	}
 	return lags["sink-test"].Lag
+}
+
+// TestSinkTombstonesCommitted: erasure tombstones are not stored, but their
+// offsets are committed even when nothing else arrives.
+func TestSinkTombstonesCommitted(t *testing.T) {
+	h := newHarness(t)
+	_, stop := h.start(nil)
+	at := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
+	tomb := event.Event{ID: "erase-1", Type: event.Erased, OccurredAt: at, LeadID: "l1"}
+	h.produce(&kgo.Record{Topic: kafka.TopicEvents, Key: []byte("l1"), Value: tomb.AppendJSON(nil)})
+	deadline := time.Now().Add(30 * time.Second)
+	for len(mustLagMembers(t, h)) == 0 || h.lag() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("tombstone offset not committed: lag %d", h.lag())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	if n := h.count("SELECT count() FROM " + h.store.DB + ".events"); n != 0 {
+		t.Fatalf("%d rows stored for a tombstone", n)
+	}
 }
 
 func TestSinkPII(t *testing.T) {
