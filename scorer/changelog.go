@@ -64,6 +64,9 @@ type RestoreStats struct {
 	Keys    int   // keys held after the restore
 	Next    int64 // input offset to resume from (0: no checkpoint)
 	Skipped int   // records of other partitions or undecodable keys
+	Corrupt int   // records that did not decode: the key starts afresh
+	// FirstCorrupt describes the first corrupt record, for the log.
+	FirstCorrupt error
 }
 
 // restorePartition reads partition p of the changelog topic from its start to
@@ -117,13 +120,24 @@ func restorePartition(ctx context.Context, opts []kgo.Opt, topic string, p int32
 				continue
 			}
 			if err := w.Restore(key, r.Value); err != nil {
-				return st, fmt.Errorf("restore %s[%d]@%d: %w", topic, p, r.Offset, err)
+				// One bad record costs one key its history, not the
+				// partition its availability: the key starts afresh.
+				st.Corrupt++
+				if st.FirstCorrupt == nil {
+					st.FirstCorrupt = fmt.Errorf("%s[%d]@%d: %w", topic, p, r.Offset, err)
+				}
 			}
 		}
 	}
 	if meta != nil {
 		if err := w.RestoreMeta(meta); err != nil {
-			return st, err
+			// Without the meta record the resume offset is unknown: consume
+			// from the group's committed offset (the keys' own offsets still
+			// skip what they hold).
+			st.Corrupt++
+			if st.FirstCorrupt == nil {
+				st.FirstCorrupt = fmt.Errorf("%s[%d] meta: %w", topic, p, err)
+			}
 		}
 	}
 	st.Keys = w.Keys()

@@ -403,6 +403,11 @@ func (s *Service) startWorker(ctx context.Context, p int32) (*partitionWorker, e
 	if err != nil {
 		return nil, err
 	}
+	if st.Corrupt > 0 {
+		s.metrics.errors.WithLabelValues("restore").Add(float64(st.Corrupt))
+		s.logger.Error("corrupt changelog records skipped: those keys start afresh", "partition", p,
+			"records", st.Corrupt, "first", st.FirstCorrupt)
+	}
 	s.metrics.restore.Observe(time.Since(start).Seconds())
 	s.metrics.restoredKey.Add(float64(st.Keys))
 	s.logger.Info("partition assigned", "partition", p, "restored_keys", st.Keys, "changelog_records", st.Records,

@@ -160,8 +160,15 @@ func (sc stateCodec) decodeLearned(d *windows.Dec, lk *learnedKey, m *models.Mod
 	return nil
 }
 
+// Decode reads every state version the scorer has shipped: version 1 (rule
+// state of both kinds inline; learned state of both kinds, added later in
+// the same version, optional) is migrated to the current layout.
 func (sc stateCodec) Decode(d *windows.Dec, s *State) error {
-	if v := d.U8(); d.Err() == nil && v != stateVersion {
+	v := d.U8()
+	if err := d.Err(); err != nil {
+		return err
+	}
+	if v != 1 && v != stateVersion {
 		return fmt.Errorf("%w: scorer state version %d", windows.ErrCorrupt, v)
 	}
 	s.Offset = int64(d.Uvarint())
@@ -175,6 +182,9 @@ func (sc stateCodec) Decode(d *windows.Dec, s *State) error {
 	s.Newest = d.Sec()
 	s.AccountID = d.String()
 	s.OwnerID = d.String()
+	if v == 1 {
+		return sc.decodeV1(d, s)
+	}
 	flags := d.U8()
 	s.Churned = flags&1 != 0
 	if flags&2 != 0 {
@@ -191,15 +201,57 @@ func (sc stateCodec) Decode(d *windows.Dec, s *State) error {
 	if err := (alerts.Codec{}).Decode(d, &s.Alerts); err != nil {
 		return fmt.Errorf("alerts state: %w", err)
 	}
-	var m *models.Model
-	if sc.m != nil {
-		m = sc.m.Churn
+	if err := sc.decodeLearned(d, &s.ML, sc.model(s.Kind)); err != nil {
+		return fmt.Errorf("features: %w", err)
+	}
+	return d.Err()
+}
+
+func (sc stateCodec) model(kind uint8) *models.Model {
+	switch {
+	case sc.m == nil:
+		return nil
+	case kind == kindLead:
+		return sc.m.Lead
+	}
+	return sc.m.Churn
+}
+
+// decodeV1 reads the rest of a version-1 record: both rule states inline,
+// the alerts, then (in records written after the models were wired in) the
+// learned state of both kinds.
+func (sc stateCodec) decodeV1(d *windows.Dec, s *State) error {
+	var l LeadRules
+	var a AccountRules
+	decodeLeadRules(d, &l)
+	decodeAccountRules(d, &a)
+	if err := d.Err(); err != nil {
+		return err
+	}
+	if err := (alerts.Codec{}).Decode(d, &s.Alerts); err != nil {
+		return fmt.Errorf("alerts state: %w", err)
+	}
+	s.Churned = a.Churned
+	if sc.m == nil { // keep the rule state the key's kind uses
 		if s.Kind == kindLead {
-			m = sc.m.Lead
+			s.Lead = &l
+		} else {
+			s.Account = &a
 		}
 	}
-	if err := sc.decodeLearned(d, &s.ML, m); err != nil {
-		return fmt.Errorf("features: %w", err)
+	if len(d.B) == 0 {
+		return d.Err() // written before the learned state existed
+	}
+	var lead, acct learnedKey
+	if err := sc.decodeLearned(d, &lead, sc.model(kindLead)); err != nil {
+		return fmt.Errorf("lead features: %w", err)
+	}
+	if err := sc.decodeLearned(d, &acct, sc.model(kindAccount)); err != nil {
+		return fmt.Errorf("account features: %w", err)
+	}
+	s.ML = acct
+	if s.Kind == kindLead {
+		s.ML = lead
 	}
 	return d.Err()
 }
