@@ -1,4 +1,4 @@
-package models_test
+package replay_test
 
 import (
 	"context"
