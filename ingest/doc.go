@@ -31,7 +31,8 @@
 // Memory is bounded everywhere: the collector takes at most MaxInFlight
 // requests (429 beyond), answers 503 while Kafka's produce breaker is open or
 // the sink cannot write to ClickHouse (when the sink runs in the same
-// process), the relay holds one poll, the sink one batch and pauses fetching
+// process) or, with MaxSinkLag set, the sink group is that many records
+// behind (when it runs elsewhere); the relay holds one poll, the sink one batch and pauses fetching
 // while ClickHouse is down.
 //
 // # Metrics

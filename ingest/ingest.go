@@ -52,6 +52,10 @@ type Config struct {
 	FlushEvery time.Duration // sink
 	PIIKey     []byte        // sink: hash e-mail, phone, name
 	LagEvery   time.Duration // consumer-lag metric refresh; default 15 s
+	// MaxSinkLag makes the collector answer 503 while the sink group is
+	// more than this many records behind (0 = off): backpressure when the
+	// sink runs in another process and its health is not visible here.
+	MaxSinkLag int64
 
 	Logger   *slog.Logger         // nil = discard
 	Registry *prometheus.Registry // /metrics; nil = a new one
@@ -72,7 +76,7 @@ func (c Config) Validate() error {
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		errs = append(errs, errors.New("TLS needs both a certificate and a key"))
 	}
-	if c.MaxBodyBytes < 0 || c.MaxItems < 0 || c.MaxInFlight < 0 || c.BatchRows < 0 || c.FlushEvery < 0 {
+	if c.MaxBodyBytes < 0 || c.MaxItems < 0 || c.MaxInFlight < 0 || c.BatchRows < 0 || c.FlushEvery < 0 || c.MaxSinkLag < 0 {
 		errs = append(errs, errors.New("limits must not be negative"))
 	}
 	if len(c.PIIKey) > 0 && len(c.PIIKey) < 16 {
@@ -166,19 +170,21 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		parts = append(parts, rl)
 	}
-	if cfg.Relay || cfg.Sink {
+	var lw *lagWatcher
+	sinkGroup := or(cfg.SinkGroup, "crmstream-sink")
+	if cfg.Relay || cfg.Sink || (cfg.Collector && cfg.MaxSinkLag > 0) {
 		var groups []string
 		if cfg.Relay {
 			groups = append(groups, or(cfg.RelayGroup, "crmstream-relay"))
 		}
-		if cfg.Sink {
-			groups = append(groups, or(cfg.SinkGroup, "crmstream-sink"))
+		if cfg.Sink || cfg.MaxSinkLag > 0 {
+			groups = append(groups, sinkGroup)
 		}
 		every := cfg.LagEvery
 		if every <= 0 {
 			every = 15 * time.Second
 		}
-		lw, err := newLagWatcher(kadm.NewClient(producer), groups, every, log, reg)
+		lw, err = newLagWatcher(kadm.NewClient(producer), groups, every, log, reg)
 		if err != nil {
 			return err
 		}
@@ -190,8 +196,18 @@ func Run(ctx context.Context, cfg Config) error {
 			Producer: producer, WriteKeys: cfg.WriteKeys, MaxBodyBytes: cfg.MaxBodyBytes, MaxItems: cfg.MaxItems,
 			MaxInFlight: cfg.MaxInFlight, RetryAfter: cfg.RetryAfter, Rejects: rejectLog, Logger: log, Registerer: reg,
 		}
-		if sk != nil {
-			c.Ready = sk.Healthy
+		c.Ready = func() error {
+			if sk != nil {
+				if err := sk.Healthy(); err != nil {
+					return err
+				}
+			}
+			if cfg.MaxSinkLag > 0 {
+				if n := lw.behind(sinkGroup); n > cfg.MaxSinkLag {
+					return fmt.Errorf("sink is %d records behind (limit %d)", n, cfg.MaxSinkLag)
+				}
+			}
+			return nil
 		}
 		h, err := collector.New(c)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	json "github.com/goccy/go-json"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
 
@@ -284,4 +285,44 @@ func (p *pipeline) series(name string) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// TestCollectorPushesBackOnSinkLag: a collector running apart from the sink
+// answers 503 once the sink group falls more than MaxSinkLag records behind.
+func TestCollectorPushesBackOnSinkLag(t *testing.T) {
+	p := startPipeline(t, func(c *Config) {
+		c.Relay, c.Sink = false, false
+		c.MaxSinkLag, c.LagEvery = 10, 50*time.Millisecond
+	})
+	// The remote sink group, stopped at the start of crm.events.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(p.brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	offsets := make(kadm.Offsets)
+	for part := range int32(4) {
+		offsets.Add(kadm.Offset{Topic: kafka.TopicEvents, Partition: part, At: 0, LeaderEpoch: -1})
+	}
+	if _, err := kadm.NewClient(cl).CommitOffsets(context.Background(), "crmstream-sink", offsets); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for i := range 30 {
+		lines = append(lines, fmt.Sprintf(`{"event_id":"lag%d","type":"login","occurred_at":"2026-11-21T09:00:00Z","account_id":"a%d"}`, i, i))
+	}
+	if code, res := p.post([]byte(strings.Join(lines, "\n")), nil); code != 200 || res.Accepted != 30 {
+		t.Fatalf("status %d accepted %d", code, res.Accepted)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, res := p.post([]byte(lines[0]), nil)
+		if code == 503 && strings.Contains(res.Error, "records behind") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no pushback: status %d %+v", code, res)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

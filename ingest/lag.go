@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,10 +21,13 @@ type lagWatcher struct {
 	every  time.Duration
 	log    *slog.Logger
 	gauge  *prometheus.GaugeVec
+
+	mu     sync.Mutex
+	totals map[string]int64 // group → records behind, at the last refresh
 }
 
 func newLagWatcher(adm *kadm.Client, groups []string, every time.Duration, log *slog.Logger, reg prometheus.Registerer) (*lagWatcher, error) {
-	w := &lagWatcher{adm: adm, groups: groups, every: every, log: log, gauge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	w := &lagWatcher{adm: adm, groups: groups, every: every, log: log, totals: map[string]int64{}, gauge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "crmstream_ingest_consumer_lag_records", Help: "Records between a group's committed offset and the partition end.",
 	}, []string{"group", "topic", "partition"})}
 	if err := reg.Register(w.gauge); err != nil {
@@ -55,10 +59,23 @@ func (w *lagWatcher) refresh(ctx context.Context) {
 		return
 	}
 	for _, l := range lags {
+		var total int64
 		for _, ml := range l.Lag.Sorted() {
 			if ml.Err == nil {
 				w.gauge.WithLabelValues(l.Group, ml.Topic, strconv.Itoa(int(ml.Partition))).Set(float64(ml.Lag))
+				total += ml.Lag
 			}
 		}
+		w.mu.Lock()
+		w.totals[l.Group] = total
+		w.mu.Unlock()
 	}
+}
+
+// behind returns how many records group was behind at the last refresh (0
+// before the first, or when the group has no commits).
+func (w *lagWatcher) behind(group string) int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.totals[group]
 }

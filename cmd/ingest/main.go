@@ -46,6 +46,7 @@ func run(args []string) error {
 		maxBody  int
 		parts    int
 		noCreate bool
+		maxLag   int
 	)
 	f := cli.New("ingest", "the HTTP collector (POST /v1/events), the relay from the raw Kafka topic crm.raw and the sink from crm.events into ClickHouse, with /metrics, /healthz and /readyz on the HTTP address.", examples)
 	f.List(&modes, "mode", "CRM_INGEST_MODE", []string{"collector", "relay", "sink"}, "parts to run: any of collector, relay, sink")
@@ -58,6 +59,7 @@ func run(args []string) error {
 	f.Int(&c.MaxItems, "max-events", "CRM_INGEST_MAX_EVENTS", collector.DefaultMaxItems, "collector: most events in one request (413 beyond)")
 	f.Int(&c.MaxInFlight, "max-inflight", "CRM_INGEST_MAX_INFLIGHT", collector.DefaultMaxInFlight, "collector: requests processed at once (429 beyond)")
 	f.Duration(&c.RetryAfter, "retry-after", "CRM_INGEST_RETRY_AFTER", 2*time.Second, "collector: Retry-After told to callers on 429/503")
+	f.Int(&maxLag, "max-sink-lag", "CRM_INGEST_MAX_SINK_LAG", 0, "collector: answer 503 while the sink group is more than this many records behind; 0 = off (for a collector running apart from the sink)")
 	f.Int(&c.BatchRows, "batch-rows", "CRM_INGEST_BATCH_ROWS", 10_000, "sink: insert when this many rows are batched")
 	f.Duration(&c.FlushEvery, "flush-every", "CRM_INGEST_FLUSH_EVERY", time.Second, "sink: insert when the oldest batched row is this old")
 	f.String(&c.RelayGroup, "relay-group", "CRM_INGEST_RELAY_GROUP", "crmstream-relay", "relay: consumer group")
@@ -90,6 +92,7 @@ func run(args []string) error {
 	c.MaxBodyBytes = int64(maxBody)
 	c.Partitions = int32(parts)
 	c.NoCreate = noCreate
+	c.MaxSinkLag = int64(maxLag)
 	if err := errors.Join(append(errs, c.Validate())...); err != nil {
 		return err
 	}
