@@ -36,6 +36,7 @@ const (
 	outcomeReplayed   = "replayed"
 	outcomeErased     = "erased"
 	outcomeUndecoded  = "undecodable"
+	outcomeFuture     = "future"
 )
 
 // NewMetrics creates the scorer metrics and registers them with reg (nil:
@@ -44,7 +45,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	dur := []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 	m := &Metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "crmstream_scorer_events_total",
-			Help: "Input events by outcome: in_order, out_of_order (within lateness), late (beyond), duplicate (event id seen), replayed (already in restored state), erased, undecodable."}, []string{"partition", "outcome"}),
+			Help: "Input events by outcome: in_order, out_of_order (within lateness), late (beyond), future (ahead of the wall clock by more than the allowed skew: applied, watermark clamped), duplicate (event id seen), replayed (already in restored state), erased, undecodable."}, []string{"partition", "outcome"}),
 		late: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "crmstream_scorer_late_events_total",
 			Help: "Events beyond the allowed lateness, written to crm.late_events."}, []string{"partition"}),
 		dups: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "crmstream_scorer_duplicates_total",
@@ -85,9 +86,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // partitionMetrics are the children of one partition, looked up once.
 type partitionMetrics struct {
-	inOrder, outOfOrder, late, dup, replayed, erased, undecodable prometheus.Counter
-	lateRows, dupRows                                             prometheus.Counter
-	lag, wmDelay, keys, stateBytes                                prometheus.Gauge
+	inOrder, outOfOrder, late, dup, replayed, erased, undecodable, future prometheus.Counter
+	lateRows, dupRows                                                     prometheus.Counter
+	lag, wmDelay, keys, stateBytes                                        prometheus.Gauge
 }
 
 func (m *Metrics) partition(p int32) *partitionMetrics {
@@ -99,10 +100,10 @@ func (m *Metrics) partition(p int32) *partitionMetrics {
 	return &partitionMetrics{
 		inOrder: ev(outcomeInOrder), outOfOrder: ev(outcomeOutOfOrder), late: ev(outcomeLate),
 		dup: ev(outcomeDuplicate), replayed: ev(outcomeReplayed), erased: ev(outcomeErased),
-		undecodable: ev(outcomeUndecoded),
-		lateRows:    m.late.WithLabelValues(l),
-		dupRows:     m.dups.WithLabelValues(l),
-		lag:         m.lag.WithLabelValues(l), wmDelay: m.wmDelay.WithLabelValues(l),
+		undecodable: ev(outcomeUndecoded), future: ev(outcomeFuture),
+		lateRows: m.late.WithLabelValues(l),
+		dupRows:  m.dups.WithLabelValues(l),
+		lag:      m.lag.WithLabelValues(l), wmDelay: m.wmDelay.WithLabelValues(l),
 		keys: m.keys.WithLabelValues(l), stateBytes: m.stateBytes.WithLabelValues(l),
 	}
 }

@@ -25,7 +25,7 @@ type Config struct {
 	Group     string         // consumer group; default "crmstream-scorer"
 	Topic     string         // input; default crm.events
 	Changelog string         // compacted state topic; default crm.scorer.changelog
-	Windows   windows.Config // lateness (default 5 min), mode (default Live), idle (default 3 s), key TTL
+	Windows   windows.Config // lateness (default 5 min), mode (default Live), idle (default 3 s), key TTL, future skew (default 1 min)
 	// FlushInterval bounds how long rows wait before they are written and
 	// the offsets committed (default 1 s); FlushRows flushes sooner when a
 	// partition has that many rows pending (default 5000).
@@ -56,6 +56,9 @@ func (c *Config) defaults() {
 	if c.Windows.IdleAfter == 0 {
 		c.Windows.IdleAfter = 3 * time.Second
 	}
+	if c.Windows.MaxFutureSkew == 0 {
+		c.Windows.MaxFutureSkew = time.Minute
+	}
 	if c.FlushInterval <= 0 {
 		c.FlushInterval = time.Second
 	}
@@ -73,8 +76,8 @@ func (c Config) Validate() error {
 	if err := c.Kafka.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.Windows.Lateness < 0 || c.Windows.KeyTTL < 0 || c.Windows.IdleAfter < 0 {
-		errs = append(errs, errors.New("scorer: lateness, idle and key TTL must not be negative"))
+	if c.Windows.Lateness < 0 || c.Windows.KeyTTL < 0 || c.Windows.IdleAfter < 0 || c.Windows.MaxFutureSkew < 0 {
+		errs = append(errs, errors.New("scorer: lateness, idle, key TTL and future skew must not be negative"))
 	}
 	if c.Windows.Mode != windows.Live && c.Windows.Mode != windows.Backfill {
 		errs = append(errs, fmt.Errorf("scorer: unknown windows mode %d", c.Windows.Mode))

@@ -120,6 +120,8 @@ func (w *Worker) Process(off int64, ev *event.Event) windows.Outcome {
 	case windows.Late:
 		w.m.late.Inc()
 		w.m.lateRows.Inc()
+	case windows.Future:
+		w.m.future.Inc()
 	}
 	return out
 }

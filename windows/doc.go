@@ -23,6 +23,11 @@
 // results as live, for events that arrived within the lateness of their
 // event time; AdvanceTo ends a replay.
 //
+// In Live mode Config.MaxFutureSkew guards against bad clocks: an event
+// stamped further ahead of the wall clock is applied, but moves the
+// watermark no further than wall clock + skew (Outcome Future), so one
+// client with a wrong clock cannot make every later event late.
+//
 // # Timers
 //
 // A handler sets per-key timers in event time (Ctx.SetTimer): inactivity,

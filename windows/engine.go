@@ -35,6 +35,13 @@ type Config struct {
 	// KeyTTL evicts a key that received no event for this long in event
 	// time and has no pending timer. Default 0: never evict.
 	KeyTTL time.Duration
+	// MaxFutureSkew (Live mode) bounds how far ahead of the wall clock an
+	// event may move the watermark: an event stamped later than the last
+	// Advance time + MaxFutureSkew (a client clock bug) is applied, but
+	// raises the newest event time only to that bound, so one bad clock
+	// cannot make every later event late. Such events are reported as
+	// Future. Default 0: no bound.
+	MaxFutureSkew time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -88,6 +95,7 @@ const (
 	InOrder    Outcome = iota // at or after the newest event time seen
 	OutOfOrder                // older than the newest, within the lateness: state updated
 	Late                      // beyond the lateness: sent to Handler.Late only
+	Future                    // applied, but ahead of wall clock + MaxFutureSkew: watermark clamped
 )
 
 // Counters are an engine's running totals, for metrics.
@@ -97,6 +105,7 @@ type Counters struct {
 	Late        uint64 // events beyond the lateness
 	TimersFired uint64
 	Evicted     uint64
+	Future      uint64 // events whose watermark contribution was clamped
 }
 
 // keyMeta is the engine's bookkeeping for one key, beside its state.
@@ -135,7 +144,9 @@ type Engine[S any, E any] struct {
 	wm       Sec // watermark: events before it are late
 
 	activeWall time.Time // wall time of the last Advance that saw events
-	seen       bool      // events processed since the last Advance
+	wall       Sec       // wall time of the last Advance (Live), for MaxFutureSkew
+	skew       Span
+	seen       bool // events processed since the last Advance
 
 	ctx Ctx
 	cur *entry[S] // the entry whose handler call is running
@@ -151,6 +162,7 @@ func New[S any, E any](cfg Config, h Handler[S, E], codec Codec[S]) *Engine[S, E
 		cfg:       cfg,
 		lateness:  SpanOf(cfg.Lateness),
 		idleAfter: SpanOf(cfg.IdleAfter),
+		skew:      SpanOf(cfg.MaxFutureSkew),
 		h:         h,
 		codec:     codec,
 		keys:      make(map[string]*entry[S]),
@@ -194,10 +206,18 @@ func (e *Engine[S, E]) Process(key string, t Sec, ev E) Outcome {
 	}
 	e.seen = true
 	out := InOrder
-	if t < e.maxEvent {
+	switch {
+	case t < e.maxEvent:
 		out = OutOfOrder
 		e.n.OutOfOrder++
-	} else {
+	case e.skew > 0 && e.wall != 0 && e.cfg.Mode == Live && t > e.wall.add(e.skew):
+		out = Future
+		e.n.Future++
+		if c := e.wall.add(e.skew); c > e.maxEvent {
+			e.maxEvent = c
+			e.raise(c.Sub(e.lateness))
+		}
+	default:
 		e.maxEvent = t
 		e.raise(t.Sub(e.lateness))
 	}
@@ -234,6 +254,7 @@ func (e *Engine[S, E]) Advance(now time.Time) {
 	if e.cfg.Mode != Live {
 		return
 	}
+	e.wall = SecOf(now)
 	if e.seen || e.activeWall.IsZero() {
 		e.seen = false
 		e.activeWall = now

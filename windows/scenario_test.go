@@ -15,7 +15,7 @@ import (
 // check every output it makes, in order. Commands, one per line (# starts a
 // comment):
 //
-//	config lateness=5m mode=live|backfill idle=10s ttl=2h   (before any event)
+//	config lateness=5m mode=live|backfill idle=10s ttl=2h skew=1m   (before any event)
 //	day 2026-01-01                 date that times refer to (default 2026-01-01)
 //	event KEY TIME [VALUE]         Process; TIME is [dN ]HH:MM[:SS]
 //	wall TIME                      Advance(wall clock) — live mode
@@ -152,7 +152,7 @@ func runScenario(t *testing.T, path string, chaos bool) {
 				switch k {
 				case "mode":
 					s.cfg.Mode = map[string]Mode{"live": Live, "backfill": Backfill}[v]
-				case "lateness", "idle", "ttl":
+				case "lateness", "idle", "ttl", "skew":
 					d, err := time.ParseDuration(v)
 					if err != nil {
 						fail("%v", err)
@@ -164,6 +164,8 @@ func runScenario(t *testing.T, path string, chaos bool) {
 						s.cfg.IdleAfter = d
 					case "ttl":
 						s.cfg.KeyTTL = d
+					case "skew":
+						s.cfg.MaxFutureSkew = d
 					}
 				default:
 					fail("unknown config %q", k)

@@ -54,6 +54,7 @@ func run(args []string) error {
 	f.String(&mode, "mode", "CRM_SCORER_MODE", "live", "live (idle partitions follow the wall clock) or backfill (time follows the data only)")
 	f.Duration(&s.Windows.Lateness, "lateness", "CRM_SCORER_LATENESS", 5*time.Minute, "allowed lateness: older events go to crm.late_events")
 	f.Duration(&s.Windows.IdleAfter, "idle-after", "CRM_SCORER_IDLE_AFTER", 3*time.Second, "live: quiet time after which a partition's watermark follows the wall clock")
+	f.Duration(&s.Windows.MaxFutureSkew, "max-future-skew", "CRM_SCORER_MAX_FUTURE_SKEW", time.Minute, "live: an event stamped further ahead of the wall clock moves the watermark no further (bad client clocks)")
 	f.Duration(&s.Windows.KeyTTL, "key-ttl", "CRM_SCORER_KEY_TTL", 90*24*time.Hour, "evict a key with no event for this long in event time (0: never)")
 	f.Duration(&s.FlushInterval, "flush-interval", "CRM_SCORER_FLUSH_INTERVAL", time.Second, "write rows, checkpoint and commit at least this often")
 	f.Int(&s.FlushRows, "flush-rows", "CRM_SCORER_FLUSH_ROWS", 5000, "…or when a partition has this many rows pending")
