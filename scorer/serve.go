@@ -26,6 +26,9 @@ type ServeConfig struct {
 	CertFile   string
 	KeyFile    string
 	Alerts     bool // run the alert rules and publish to crm.alerts
+	// AlertRules are the detector's rules; the zero value means
+	// alerts.DefaultConfig(). RetractWindow is raised to the lateness.
+	AlertRules alerts.Config
 	// Rules scores with the built-in rules instead of the learned models
 	// (features/ + models/, kept on their registry champion).
 	Rules      bool
@@ -81,7 +84,14 @@ func Serve(ctx context.Context, c ServeConfig) error {
 	sink := &CHSink{Conn: store.Conn, DB: store.DB}
 	var det *alerts.Detector
 	if c.Alerts {
-		det, err = alerts.New(alerts.DefaultConfig(), alerts.Options{Logger: logger, Registerer: reg})
+		rules := c.AlertRules
+		if rules.FlowTimeout == 0 {
+			rules = alerts.DefaultConfig()
+		}
+		if lateness := c.Service.Windows.Lateness; rules.RetractWindow < lateness {
+			rules.RetractWindow = lateness // a late event within the lateness may still retract
+		}
+		det, err = alerts.New(rules, alerts.Options{Logger: logger, Registerer: reg})
 		if err != nil {
 			return fmt.Errorf("alerts: %w", err)
 		}

@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/crmstream/crmstream/alerts"
 	"github.com/crmstream/crmstream/internal/cli"
 	"github.com/crmstream/crmstream/internal/service"
 	"github.com/crmstream/crmstream/scorer"
@@ -38,11 +40,15 @@ func main() {
 
 func run(args []string) error {
 	var (
-		c     scorer.ServeConfig
-		web   cli.HTTP
-		mode  string
-		parts int
+		c         scorer.ServeConfig
+		web       cli.HTTP
+		mode      string
+		parts     int
+		flowTimes []string
+		cooldowns [4]time.Duration
 	)
+	c.AlertRules = alerts.DefaultConfig()
+	ar := &c.AlertRules
 	s := &c.Service
 	f := cli.New("scorer", "the stream scorer: a consumer group on crm.events that scores leads and accounts in event-time windows, raises alerts, and writes scores, alerts and late events to ClickHouse; state survives restarts and rebalances through the compacted changelog topic.", examples)
 	f.HTTP(&web, "127.0.0.1:8082")
@@ -62,6 +68,18 @@ func run(args []string) error {
 	f.Bool(&s.Features, "features", "CRM_SCORER_FEATURES", true, "write the feature vector of every score to crm.features")
 	f.Bool(&c.Rules, "rules", "CRM_SCORER_RULES", false, "score with the built-in transparent rules instead of the learned models")
 	f.Bool(&c.Alerts, "alerts", "CRM_SCORER_ALERTS", true, "run the alert rules and publish alerts to ClickHouse and crm.alerts")
+	f.Duration(&ar.FlowTimeout, "abandonment-timeout", "CRM_ALERTS_ABANDONMENT_TIMEOUT", ar.FlowTimeout, "alerts: a started flow not completed within this is abandoned")
+	f.List(&flowTimes, "flow-timeouts", "CRM_ALERTS_FLOW_TIMEOUTS", nil, "alerts: per-flow abandonment timeouts, e.g. checkout=20m,signup=1h")
+	f.Duration(&ar.AccountQuiet, "inactivity-account", "CRM_ALERTS_INACTIVITY_ACCOUNT", ar.AccountQuiet, "alerts: a paying account without login or feature use this long is inactive")
+	f.Duration(&ar.LeadQuiet, "inactivity-lead", "CRM_ALERTS_INACTIVITY_LEAD", ar.LeadQuiet, "alerts: an engaged lead without activity this long is inactive")
+	f.Float(&ar.HotThreshold, "hot-threshold", "CRM_ALERTS_HOT_THRESHOLD", ar.HotThreshold, "alerts: lead score whose upward crossing fires hot_lead")
+	f.Float(&ar.HotRise, "hot-rise", "CRM_ALERTS_HOT_RISE", ar.HotRise, "alerts: score rise within --hot-rise-window that fires hot_lead")
+	f.Duration(&ar.HotRiseWindow, "hot-rise-window", "CRM_ALERTS_HOT_RISE_WINDOW", ar.HotRiseWindow, "alerts: window of --hot-rise")
+	f.Float(&ar.ChurnThreshold, "churn-threshold", "CRM_ALERTS_CHURN_THRESHOLD", ar.ChurnThreshold, "alerts: churn probability whose upward crossing fires churn_risk")
+	for i, k := range []alerts.Kind{alerts.Abandonment, alerts.Inactivity, alerts.HotLead, alerts.ChurnRisk} {
+		name := strings.ReplaceAll(string(k), "_", "-")
+		f.Duration(&cooldowns[i], "cooldown-"+name, "CRM_ALERTS_COOLDOWN_"+strings.ToUpper(string(k)), ar.Cooldown[k], "alerts: least event time between two "+string(k)+" alerts of one key")
+	}
 	f.Int(&parts, "partitions", "CRM_KAFKA_PARTITIONS", 4, "partitions of topics created when missing")
 	f.Bool(&c.NoCreate, "no-create-topics", "CRM_KAFKA_NO_CREATE_TOPICS", false, "do not create missing topics")
 	logger := f.Log()
@@ -79,6 +97,25 @@ func run(args []string) error {
 	}
 	if parts <= 0 {
 		errs = append(errs, fmt.Errorf("--partitions %d: want at least 1", parts))
+	}
+	for _, ft := range flowTimes {
+		name, d, ok := strings.Cut(ft, "=")
+		dur, err := time.ParseDuration(d)
+		if !ok || name == "" || err != nil {
+			errs = append(errs, fmt.Errorf("--flow-timeouts %q: want flow=duration", ft))
+			continue
+		}
+		if ar.FlowTimeouts == nil {
+			ar.FlowTimeouts = map[string]time.Duration{}
+		}
+		ar.FlowTimeouts[name] = dur
+	}
+	ar.Cooldown = map[alerts.Kind]time.Duration{alerts.Abandonment: cooldowns[0], alerts.Inactivity: cooldowns[1],
+		alerts.HotLead: cooldowns[2], alerts.ChurnRisk: cooldowns[3]}
+	if c.Alerts {
+		if err := ar.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("alert rules: %w", err))
+		}
 	}
 	if err := errors.Join(append(errs, s.Validate(), c.ClickHouse.Validate())...); err != nil {
 		return err

@@ -21,6 +21,9 @@ func TestFlags(t *testing.T) {
 		{args: []string{"--validate", "--partitions", "0"}, err: "--partitions"},
 		{args: []string{"--validate"}, env: map[string]string{"CRM_SCORER_LATENESS": "-1m"}, err: "negative"},
 		{args: []string{"--validate"}, env: map[string]string{"CRM_KAFKA_BROKERS": "nohostport"}, err: "host:port"},
+		{args: []string{"--validate", "--abandonment-timeout", "2m", "--flow-timeouts", "checkout=20m,signup=1h", "--inactivity-lead", "1h"}},
+		{args: []string{"--validate", "--flow-timeouts", "checkout"}, err: "flow=duration"},
+		{args: []string{"--validate", "--abandonment-timeout", "0s"}, err: "alert rules"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			for k, v := range tc.env {
