@@ -52,9 +52,5 @@ func num(k string, v float64) event.Property {
 	return event.Property{Key: k, Kind: event.KindNumber, Num: v}
 }
 
-func boolean(k string, v bool) event.Property {
-	return event.Property{Key: k, Kind: event.KindBool, Bool: v}
-}
-
 // round2 rounds money to cents.
 func round2(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }

@@ -224,11 +224,11 @@ func TestInactivityTruth(t *testing.T) {
 	evs, ts := collect(t, cfg)
 	end := cfg.Start.Add(cfg.Span)
 	type st struct {
-		last             time.Time
-		eligible, done   bool
-		engaged          int
-		reported         bool
-		kind, key, owner string
+		last           time.Time
+		eligible, done bool
+		engaged        int
+		reported       bool
+		kind, key      string
 	}
 	keys := map[string]*st{}
 	var got []Inactivity
