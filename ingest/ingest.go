@@ -160,6 +160,7 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
+		defer sk.Close()
 		checks["sink"] = func(context.Context) error { return sk.Healthy() }
 		parts = append(parts, sk)
 	}
@@ -168,6 +169,7 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
+		defer rl.Close()
 		parts = append(parts, rl)
 	}
 	var lw *lagWatcher

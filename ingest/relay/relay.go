@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,9 +39,10 @@ type Config struct {
 
 // Relay consumes the raw topic. Run it once; it owns its Kafka client.
 type Relay struct {
-	cfg Config
-	log *slog.Logger
-	cl  *kgo.Client
+	cfg       Config
+	log       *slog.Logger
+	cl        *kgo.Client
+	closeOnce sync.Once
 
 	in, out  prometheus.Counter
 	rejected *prometheus.CounterVec
@@ -128,7 +130,7 @@ func New(cfg Config) (*Relay, error) {
 // DrainTimeout), commits it, leaves the group and returns nil. It returns an
 // error only when the client fails for good.
 func (r *Relay) Run(ctx context.Context) error {
-	defer r.cl.Close()
+	defer r.Close()
 	for {
 		fs := r.cl.PollRecords(ctx, r.cfg.MaxPoll)
 		if fs.IsClientClosed() {
@@ -160,6 +162,13 @@ func (r *Relay) Run(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// Close closes the Kafka client (leaving the group). Run calls it on return;
+// call it yourself only if Run never ran. Idempotent.
+func (r *Relay) Close() error {
+	r.closeOnce.Do(r.cl.CloseAllowingRebalance)
+	return nil
 }
 
 // drainContext is ctx while it lives, then at most d more.

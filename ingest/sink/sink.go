@@ -54,6 +54,7 @@ type Sink struct {
 	breaker *gobreaker.CircuitBreaker[struct{}]
 	m       *metrics
 	insert  string
+	closed  sync.Once
 
 	mu      sync.Mutex // guards the batch; held by the poll loop and the rebalance callbacks
 	rows    []row
@@ -194,7 +195,7 @@ func (s *Sink) Healthy() error {
 // Run consumes until ctx is done, then flushes and commits the last batch
 // (within DrainTimeout), leaves the group and returns nil.
 func (s *Sink) Run(ctx context.Context) error {
-	defer s.cl.Close()
+	defer s.Close()
 	for {
 		wait := s.cfg.FlushEvery
 		s.mu.Lock()
@@ -227,6 +228,14 @@ func (s *Sink) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// Close closes the Kafka client, leaving the group (the revoke callback
+// flushes what is batched). Run calls it on return; call it yourself only if
+// Run never ran. Idempotent.
+func (s *Sink) Close() error {
+	s.closed.Do(s.cl.Close)
+	return nil
 }
 
 // probe tries ClickHouse when the breaker is not closed but no batch is
