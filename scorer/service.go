@@ -326,7 +326,7 @@ func (s *Service) Close() error {
 // assigned restores each new partition from the changelog and starts its
 // worker. It runs inside the rebalance (polls are blocked), so no record of
 // the partition is processed before its state is back.
-func (s *Service) assigned(ctx context.Context, _ *kgo.Client, parts map[string][]int32) {
+func (s *Service) assigned(ctx context.Context, cl *kgo.Client, parts map[string][]int32) {
 	var wg sync.WaitGroup
 	for _, p := range parts[s.cfg.Topic] {
 		s.mu.Lock()
@@ -336,7 +336,7 @@ func (s *Service) assigned(ctx context.Context, _ *kgo.Client, parts map[string]
 			continue
 		}
 		wg.Go(func() {
-			pw, err := s.startWorker(ctx, p)
+			pw, err := s.startWorker(ctx, cl, p)
 			if err != nil {
 				s.logger.Error("restore partition", "partition", p, "error", err)
 				s.metrics.errors.WithLabelValues("restore").Inc()
@@ -396,7 +396,7 @@ func (s *Service) stopWorkers(parts []int32, graceful bool) {
 	wg.Wait()
 }
 
-func (s *Service) startWorker(ctx context.Context, p int32) (*partitionWorker, error) {
+func (s *Service) startWorker(ctx context.Context, cl *kgo.Client, p int32) (*partitionWorker, error) {
 	w := NewWorker(WorkerConfig{
 		Partition: p, Windows: s.cfg.Windows, Detector: s.o.Detector, Features: s.cfg.Features,
 		Rescore: s.cfg.Rescore, Models: s.cfg.models, Now: s.o.Now, Logger: s.o.Logger, Metrics: s.metrics,
@@ -416,7 +416,7 @@ func (s *Service) startWorker(ctx context.Context, p int32) (*partitionWorker, e
 	s.logger.Info("partition assigned", "partition", p, "restored_keys", st.Keys, "changelog_records", st.Records,
 		"resume_offset", st.Next, "took", time.Since(start).Round(time.Millisecond))
 	pw := &partitionWorker{
-		s: s, p: p, w: w, m: w.m,
+		s: s, p: p, w: w, m: w.m, cl: cl,
 		in:        make(chan []*kgo.Record, 4),
 		stopc:     make(chan bool, 1),
 		exited:    make(chan struct{}),
@@ -430,6 +430,7 @@ func (s *Service) startWorker(ctx context.Context, p int32) (*partitionWorker, e
 // partitionWorker is the goroutine that owns one partition's Worker.
 type partitionWorker struct {
 	s      *Service
+	cl     *kgo.Client // the group client (from the assign callback): commits
 	p      int32
 	w      *Worker
 	m      *partitionMetrics
@@ -565,7 +566,7 @@ func (pw *partitionWorker) sync() bool {
 	if next > pw.committed {
 		start = time.Now()
 		var cerr error
-		s.cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{
+		pw.cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{
 			s.cfg.Topic: {pw.p: {Epoch: pw.epoch, Offset: next}},
 		}, func(_ *kgo.Client, _ *kmsgReq, resp *kmsgResp, err error) {
 			cerr = commitErr(resp, err)
