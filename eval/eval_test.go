@@ -97,7 +97,6 @@ type cheat struct {
 	r     *rand.Rand
 	res   Results
 	risk  map[string][]simulator.ChurnRisk
-	rules AlertRules
 }
 
 func newCheat(t *testing.T, cfg Config, noise bool) *cheat {
