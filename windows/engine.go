@@ -344,6 +344,13 @@ func (e *Engine[S, E]) maybeEvict(en *entry[S]) {
 // touch records a change of en for the next Checkpoint and carries out a
 // deletion requested by the handler.
 func (e *Engine[S, E]) touch(en *entry[S]) {
+	if e.codec == nil { // no checkpoints: nothing to track
+		if en.del && !en.gone {
+			en.gone = true
+			delete(e.keys, en.key)
+		}
+		return
+	}
 	if en.del && !en.gone {
 		en.gone = true
 		delete(e.keys, en.key)
