@@ -100,6 +100,7 @@ type Model struct {
 	nNum    int
 	nCat    int
 	bias    int // index of the bias weight
+	ruleIx  int // index of the weight on the rule's log-odds (an input: the model learns how much to trust the rule)
 	catBase int // first index of the hashed categorical buckets
 	shift   uint
 	rule    compiledRule
@@ -165,8 +166,8 @@ func New(cfg Config) (*Model, error) {
 		cfg.Now = time.Now
 	}
 	nNum, nCat := cfg.Set.Len()
-	if nNum+nCat+1 > maxInputs {
-		return nil, fmt.Errorf("models: %d features: at most %d", nNum+nCat, maxInputs-1)
+	if nNum+nCat+2 > maxInputs {
+		return nil, fmt.Errorf("models: %d features: at most %d", nNum+nCat, maxInputs-2)
 	}
 	rule, err := cfg.Rule.compile(cfg.Set)
 	if err != nil {
@@ -174,7 +175,7 @@ func New(cfg Config) (*Model, error) {
 	}
 	m := &Model{
 		cfg: cfg, set: cfg.Set, logger: cfg.Logger.With("component", "models", "model", cfg.Name),
-		nNum: nNum, nCat: nCat, bias: nNum, catBase: nNum + 1, shift: 64 - cfg.Bits,
+		nNum: nNum, nCat: nCat, bias: nNum, ruleIx: nNum + 1, catBase: nNum + 2, shift: 64 - cfg.Bits,
 		rule: rule, now: cfg.Now,
 		ca: 1, version: cfg.Version, kind: KindFTRL,
 		phLoss: NewPageHinkley(d.Delta, d.Lambda, d.MinN),
@@ -221,16 +222,23 @@ func (m *Model) Labels() uint64 {
 }
 
 // example is one vector as model inputs: indexes and values, with the
-// feature each came from (≥ 0 numeric, < 0 categorical −1−i, bias −(1<<20)).
+// feature each came from (≥ 0 numeric, < 0 categorical −1−i, fromBias,
+// fromRule) and its contribution to the rule's log-odds.
 type example struct {
 	n    int
 	idx  [maxInputs]int32
 	x    [maxInputs]float64
 	from [maxInputs]int32
 	hash [maxInputs]uint64
+	rc   [maxInputs]float64 // rule contribution of each input
+	rl   float64            // the rule's log-odds (Σ rc)
+	kr   int                // position of the rule input, −1 if absent (rl = 0)
 }
 
-const fromBias = -(1 << 20)
+const (
+	fromBias = -(1 << 20)
+	fromRule = -(1 << 20) - 1
+)
 
 func (m *Model) encode(v *features.Vector, ex *example) {
 	ex.n = 0
@@ -259,6 +267,26 @@ func (m *Model) encode(v *features.Vector, ex *example) {
 			continue
 		}
 		ex.idx[ex.n], ex.x[ex.n], ex.from[ex.n], ex.hash[ex.n] = int32(m.catBase+int(h>>m.shift)), 1, int32(-1-i), h
+		ex.n++
+	}
+	// the rule's log-odds, and as one more input of the learner
+	ex.rl, ex.kr = 0, -1
+	for k := 0; k < ex.n; k++ {
+		var rc float64
+		switch f := ex.from[k]; {
+		case f == fromBias:
+			rc = m.rule.bias
+		case f >= 0:
+			rc = m.rule.num[f] * ex.x[k]
+		default:
+			rc = m.rule.catWeight(ex.hash[k])
+		}
+		ex.rc[k] = rc
+		ex.rl += rc
+	}
+	if ex.rl != 0 {
+		ex.kr = ex.n
+		ex.idx[ex.n], ex.x[ex.n], ex.from[ex.n], ex.hash[ex.n], ex.rc[ex.n] = int32(m.ruleIx), ex.rl, fromRule, 0, 0
 		ex.n++
 	}
 }
@@ -314,20 +342,19 @@ func (m *Model) ScoreInto(v *features.Vector, s *Score) {
 	}
 
 	*s = Score{}
-	var rl float64
+	rl := ex.rl
+	// the learner's weight on the rule input is spread over the features
+	// in proportion to their rule contributions, so reasons stay per feature
+	var share float64
+	if ex.kr >= 0 {
+		share = mc[ex.kr] / rl
+	}
 	var tot [maxInputs]float64
 	for k := 0; k < ex.n; k++ {
-		var rc float64
-		switch f := ex.from[k]; {
-		case f == fromBias:
-			rc = m.rule.bias
-		case f >= 0:
-			rc = m.rule.num[f] * ex.x[k]
-		default:
-			rc = m.rule.catWeight(ex.hash[k])
-		}
-		rl += rc
-		tot[k] = (1-conf)*rc + conf*a*mc[k]
+		tot[k] = (1-conf)*ex.rc[k] + conf*a*(mc[k]+share*ex.rc[k])
+	}
+	if ex.kr >= 0 {
+		tot[ex.kr] = 0
 	}
 	learned := sigmoid(a*ml + b)
 	s.Logit = (1-conf)*rl + conf*(a*ml+b)
@@ -345,7 +372,7 @@ func (m *Model) reasons(v *features.Vector, ex *example, tot *[maxInputs]float64
 	np, nn := 0, 0
 	for k := 0; k < ex.n; k++ {
 		c := tot[k]
-		if ex.from[k] == fromBias || math.Abs(c) < 1e-4 {
+		if ex.from[k] == fromBias || ex.from[k] == fromRule || math.Abs(c) < 1e-4 {
 			continue
 		}
 		if c > 0 {
@@ -431,7 +458,8 @@ func (m *Model) Learn(l Label) {
 	var drifts [4]Drift
 	nd := 0
 	m.mu.Lock()
-	var raw, rl float64
+	var raw float64
+	rl := ex.rl
 	for k := 0; k < ex.n; k++ {
 		raw += m.w.w(int(ex.idx[k])) * ex.x[k]
 	}
@@ -441,16 +469,6 @@ func (m *Model) Learn(l Label) {
 		ml = m.unbias(raw)
 	}
 	if !(served > 0 && served < 1) {
-		for k := 0; k < ex.n; k++ {
-			switch f := ex.from[k]; {
-			case f == fromBias:
-				rl += m.rule.bias
-			case f >= 0:
-				rl += m.rule.num[f] * ex.x[k]
-			default:
-				rl += m.rule.catWeight(ex.hash[k])
-			}
-		}
 		c := m.confidence()
 		served = sigmoid((1-c)*rl + c*(m.ca*ml+m.cb))
 	}
