@@ -4,8 +4,9 @@
 //
 // # The population
 //
-// Leads arrive over the span (or, in live mode, as an endless Poisson
-// stream). Each has firmographics (industry, company size, seniority, origin,
+// Leads arrive over the span; in live mode the first Leads arrive over
+// the Ramp (the backfill) and then new ones keep coming as an endless
+// Poisson stream (LeadsPerHour). Each has firmographics (industry, company size, seniority, origin,
 // landing page, campaign), contact details spelled the way real sources spell
 // them ("  Ana.Silva@Acme.example ", "(415) 555-0123", "United States") and a
 // hidden intent z ~ N(0,1). Its true probability of converting within the

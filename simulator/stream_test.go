@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -364,4 +365,44 @@ func FuzzParseAnswer(f *testing.F) {
 			t.Fatalf("retry on status %d", status)
 		}
 	})
+}
+
+// TestRunnerMetrics: the records counter agrees with what the sink got.
+func TestRunnerMetrics(t *testing.T) {
+	cfg := smallConfig(47)
+	cfg.Leads, cfg.Accounts, cfg.DuplicateRate, cfg.MalformedRate = 40, 2, 0.05, 0.05
+	g, _ := New(cfg, nil)
+	reg := prometheus.NewRegistry()
+	sink := &clockSink{clock: &fakeClock{}}
+	st, err := (&Runner{Stream: NewStream(g), Sink: sink, Registerer: reg}).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{KindEvent, KindDuplicate, KindMalformed} {
+		c, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got float64
+		for _, mf := range c {
+			if mf.GetName() != "crmstream_simulator_records_total" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				if m.GetLabel()[0].GetValue() == kind {
+					got = m.GetCounter().GetValue()
+				}
+			}
+		}
+		if int64(got) != st.ByKind[kind] || got == 0 {
+			t.Errorf("%s: metric %v, stats %d", kind, got, st.ByKind[kind])
+		}
+	}
+	if int64(len(sink.recs)) != st.Records {
+		t.Errorf("sink got %d, stats %d", len(sink.recs), st.Records)
+	}
+	// A second runner on the same registry must fail loudly, not double count.
+	if _, err := (&Runner{Stream: NewStream(g), Sink: sink, Registerer: reg}).Run(context.Background()); err == nil {
+		t.Error("registering the metrics twice did not fail")
+	}
 }
