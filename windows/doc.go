@@ -17,11 +17,13 @@
 //
 // In Live mode a partition that receives nothing still moves on: after
 // Config.IdleAfter of wall-clock quiet, Advance(now) raises its watermark to
-// now − lateness, so inactivity and session-close timers fire on a quiet
-// partition. In Backfill mode time follows the data only (Advance does
-// nothing), so replaying a year of history takes minutes and gives the same
-// results as live, for events that arrived within the lateness of their
-// event time; AdvanceTo ends a replay.
+// now − IdleAfter − lateness, so inactivity and session-close timers fire on
+// a quiet partition. A partition working through a backlog is never idle.
+// In Backfill mode time follows the data only (Advance does nothing), so
+// replaying a year of history takes minutes and gives the same outputs, in
+// the same order, as live — for events that reached the engine within
+// IdleAfter of their event time (TestLiveEqualsReplay); AdvanceTo ends a
+// replay.
 //
 // In Live mode Config.MaxFutureSkew guards against bad clocks: an event
 // stamped further ahead of the wall clock is applied, but moves the
@@ -34,7 +36,8 @@
 // abandonment, label horizons, window close. A timer fires once, when the
 // watermark reaches it. Timers made due by an event fire before that event is
 // applied (they are earlier in event time). Timers due at the same time fire
-// in a fixed order (by key hash, then key), so a replay and a restored engine fire them in the same order.
+// in a fixed order (by key hash, then key), so a replay and a restored engine
+// fire them in the same order.
 // While a timer runs, Ctx.Watermark equals the timer's time, as if the
 // watermark had stopped there: a handler's output does not depend on how far
 // the watermark jumped, which is what makes live runs and replays agree.
