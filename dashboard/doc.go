@@ -17,7 +17,8 @@
 // # Request path
 //
 // metrics → audit → authentication → rate limit → permission → parameters →
-// cache → reports.Reader. Every call, refused or not, is queued for
+// cache → reports.Reader. Verified tokens are remembered (bounded, until their
+// exp) because checking a JWT costs about half the CPU of a cached answer. Every call, refused or not, is queued for
 // crm.audit_log; a writer goroutine inserts the queue in batches (at most
 // AuditBatch rows or every AuditFlush) and drops, counting, what does not fit
 // in the queue, so ClickHouse trouble never stalls the API.
