@@ -54,6 +54,9 @@ type Results struct {
 	Leads  []LeadScore
 	Churn  []ChurnScore
 	Alerts []alerts.Alert
+	// Versions counts score rows by model version ("lead/rules-v1" …), so a
+	// report says which model it measured.
+	Versions map[string]int
 }
 
 // Config sets up one evaluation run.
@@ -159,6 +162,7 @@ func Run(ctx context.Context, cfg Config, p Pipeline) (*Report, error) {
 	rep.Elapsed = time.Since(start)
 	res := p.Results()
 	rep.LeadScores, rep.ChurnScores, rep.AlertRows = len(res.Leads), len(res.Churn), len(res.Alerts)
+	rep.Versions = res.Versions
 	rep.Lead = leadQuality(ts, res.Leads, cfg)
 	rep.Churn = churnQuality(ts, res.Churn, cfg, end)
 	horizon := end.Add(-cfg.Lateness)

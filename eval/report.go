@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ type Report struct {
 	ChurnScores       int
 	AlertRows         int
 	AlertsByKind      [6]int // by alertKinds order, then other
+	Versions          map[string]int
 
 	Lead        LeadQuality
 	Churn       Binary
@@ -70,6 +72,18 @@ func (r *Report) WriteTo(w io.Writer) (int64, error) {
 	kv("elapsed_s", r.Elapsed)
 	if r.Elapsed > 0 {
 		kv("records_per_s", math.Round(float64(r.Records)/r.Elapsed.Seconds()))
+	}
+	if len(r.Versions) > 0 {
+		names := make([]string, 0, len(r.Versions))
+		for v := range r.Versions {
+			names = append(names, v)
+		}
+		slices.Sort(names)
+		parts := make([]string, len(names))
+		for i, v := range names {
+			parts[i] = fmt.Sprintf("%s:%d", v, r.Versions[v])
+		}
+		kv("model_versions", strings.Join(parts, ","))
 	}
 	kv("lead_score_rows", r.LeadScores)
 	kv("churn_score_rows", r.ChurnScores)

@@ -156,18 +156,36 @@ func (p *ScorerPipeline) Finish(end time.Time) error {
 }
 
 // Results implements Pipeline.
-func (p *ScorerPipeline) Results() *Results { return &p.sink.res }
+func (p *ScorerPipeline) Results() *Results {
+	s := &p.sink
+	s.res.Versions = map[string]int{}
+	for v, n := range s.leadV {
+		s.res.Versions["lead/"+v] = n
+	}
+	for v, n := range s.churnV {
+		s.res.Versions["churn/"+v] = n
+	}
+	return &s.res
+}
 
 // collectSink keeps what the metrics need: key, event time, probability.
-type collectSink struct{ res Results }
+type collectSink struct {
+	res           Results
+	leadV, churnV map[string]int // rows by model version
+}
 
 func (s *collectSink) Write(_ context.Context, b *scorer.Batch) error {
+	if s.leadV == nil {
+		s.leadV, s.churnV = map[string]int{}, map[string]int{}
+	}
 	for i := range b.Leads {
 		r := &b.Leads[i]
+		s.leadV[r.ModelVersion]++
 		s.res.Leads = append(s.res.Leads, LeadScore{LeadID: r.LeadID, At: r.EventTime, Probability: r.Probability})
 	}
 	for i := range b.Churn {
 		r := &b.Churn[i]
+		s.churnV[r.ModelVersion]++
 		s.res.Churn = append(s.res.Churn, ChurnScore{AccountID: r.AccountID, At: r.EventTime, Probability: r.Probability})
 	}
 	s.res.Alerts = append(s.res.Alerts, b.Alerts...)
