@@ -313,6 +313,11 @@ func (l *load) summary() string {
 }
 
 func TestFaults(t *testing.T) {
+	t.Cleanup(func() {
+		if binDir != "" {
+			_ = os.RemoveAll(binDir)
+		}
+	})
 	for _, static := range []bool{true, false} {
 		t.Run(fmt.Sprintf("kill -9 ingest mid-stream, static membership %v", static), func(t *testing.T) {
 			e := newFaultEnv(t, fmt.Sprintf("kill_%v", static), static)
