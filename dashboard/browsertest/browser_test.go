@@ -218,15 +218,18 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#timeline li")),
 		chromedp.Sleep(300*time.Millisecond),
 		shot("05-account"),
+		chromedp.Navigate(base+"/#/alerts"),
+		chromedp.WaitVisible(chromedp.CSS("#feed .alert")),
+		shot("06-alerts"),
 		chromedp.Navigate(base+"/#/models"),
 		chromedp.WaitVisible(chromedp.CSS("#models .card svg")),
 		chromedp.Sleep(300*time.Millisecond),
-		shot("06-models"),
+		shot("07-models"),
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)),
 		chromedp.Navigate(base+"/#/"),
 		chromedp.WaitVisible(chromedp.CSS("#funnel-bars .funnel-row")),
 		chromedp.Sleep(700*time.Millisecond),
-		shot("07-phone"),
+		shot("08-phone"),
 	); err != nil {
 		t.Fatalf("models and phone: %v", err)
 	}
