@@ -267,8 +267,9 @@ func (s *Sink) add(recs []*kgo.Record) {
 	if len(s.offsets) == 0 {
 		s.first = now
 	}
+	var e event.Event // reused: rows copy what they keep
 	for _, r := range recs {
-		e, err := event.Decode(r.Value)
+		err := event.DecodeInto(&e, r.Value)
 		switch {
 		case err != nil:
 			s.dead = append(s.dead, dlq.New(r, "sink: "+err.Error(), now, s.cfg.DLQ))
