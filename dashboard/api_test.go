@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,12 +33,6 @@ type env struct {
 	base string
 	now  time.Time
 }
-
-// world is one seeded database shared by the read-only tests of a run.
-var (
-	worldOnce sync.Once
-	worldEnv  *env
-)
 
 func newEnv(t testing.TB, seed bool, mod func(*Config)) *env {
 	t.Helper()
