@@ -218,7 +218,9 @@ func (s *Service) Run(ctx context.Context) error {
 		kgo.ClientID(id+"-changelog"),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.DefaultProduceTopic(s.cfg.Changelog),
-		kgo.ProducerBatchMaxBytes(4<<20),
+		// Batch size stays at kgo's default (~1 MB): under the brokers'
+		// default max.message.bytes (1 MiB), so a large checkpoint is
+		// split into batches the broker accepts.
 	), s.hooks()...)...)
 	if err != nil {
 		return fmt.Errorf("scorer changelog client: %w", err)
