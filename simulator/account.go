@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -34,6 +35,7 @@ type account struct {
 	quiet quiet
 	paid  bool
 	h00   float64
+	times []time.Duration // scratch: the day's login offsets
 }
 
 // renewalLogit is the log-odds of cancelling at a renewal, given health.
@@ -107,8 +109,15 @@ func (a *account) step() (time.Time, bool) {
 	}
 	active := float64(a.seats) * sigmoid(0.3+1.3*h)
 	breadth := max(2, min(len(features), int(4+3*h+r.uniform(0, 3))))
+	// Draw the day's login times first and sort them, so the day comes out
+	// nearly in order and the cursor's sort has little to move.
+	a.times = a.times[:0]
 	for range r.poisson(0.9 * active * dayFactor) {
-		t := start.Add(r.workTime())
+		a.times = append(a.times, r.workTime())
+	}
+	slices.Sort(a.times)
+	for _, off := range a.times {
+		t := start.Add(off)
 		user := "u" + strconv.Itoa(r.IntN(a.seats)+1)
 		a.b.add(t, event.Login, "product", str("user", user))
 		for range r.poisson(1.2 * math.Exp(0.3*h)) {

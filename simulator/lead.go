@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +57,7 @@ type lead struct {
 	pageViews    int
 	sessions     int
 	checkouts    int                    // abandoned browsing checkouts so far
+	times        []time.Duration        // scratch: the day's session offsets
 	flowFree     map[string]time.Time   // no new flow of that name before this
 	episodes     map[string]Abandonment // by the flow_started event id, reported when emitted
 	plan         []event.Event          // planned events (sales process), sorted later by the cursor
@@ -266,8 +268,13 @@ func (l *lead) step() (until time.Time, more bool) {
 		return end, true // a customer now: no more lead behaviour
 	}
 	a := l.activity(start.Add(12 * time.Hour))
+	l.times = l.times[:0]
 	for range r.poisson(0.7 * a) {
-		t := start.Add(r.workTime())
+		l.times = append(l.times, r.workTime())
+	}
+	slices.Sort(l.times) // sessions in order: less for the cursor to sort
+	for _, off := range l.times {
+		t := start.Add(off)
 		if d == 0 && t.Before(l.created) {
 			t = l.created.Add(r.dur(time.Hour, 6*time.Hour))
 		}
