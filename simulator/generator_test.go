@@ -317,6 +317,7 @@ func firstDiff(a, b []Inactivity) any {
 // events show.
 func TestOutcomesMatchEvents(t *testing.T) {
 	cfg := smallConfig(17)
+	cfg.Accounts = 30 // enough for some, not all, to churn in 150 days
 	evs, ts := collect(t, cfg)
 	conv := map[string]time.Time{}
 	cancelled := map[string]time.Time{}
