@@ -148,7 +148,10 @@ func TestStateSize(t *testing.T) {
 	}
 	size := st.Size()
 	snap := len(st.AppendBinary(nil))
-	t.Logf("lead state: %d bytes in memory (buffer %d), snapshot %d bytes", size, set.StateBytes(), snap)
+	var v features.Vector
+	st.Vector(st.Head(), &v)
+	t.Logf("lead state: %d bytes in memory (buffer %d), snapshot %d bytes; its encoded vector %d bytes",
+		size, set.StateBytes(), snap, len(v.AppendBinary(nil)))
 	if size > 512 {
 		t.Errorf("state %d bytes, goal ≤ 512", size)
 	}

@@ -346,6 +346,7 @@ func TestPendingSamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("pending with %d samples of an engaged-free lead: %d bytes", len(q.Samples), len(buf))
 	var ages []float64
 	for _, s := range q.Samples {
 		if err := set.DecodeVector(s, &v); err != nil {

@@ -28,7 +28,10 @@ type Pending struct {
 	Scored   float64
 	Deadline windows.Sec
 	Samples  [][]byte // taken samples; the first is the wait's start
-	Vector   []byte   // latest vector scored
+	// Vector is the latest vector scored, set by the scorer before
+	// AppendBinary; it becomes a sample when one is due and is not stored
+	// otherwise (DecodePending leaves it nil).
+	Vector []byte
 }
 
 // SampleAges are the ages (after the first sample) at which a Pending
@@ -57,7 +60,7 @@ func vectorAt(b []byte) (windows.Sec, bool) {
 func (p *Pending) AppendBinary(dst []byte) []byte {
 	samples := p.Samples
 	take := len(samples) == 0
-	if !take && len(samples) < MaxSamples {
+	if !take && len(samples) < MaxSamples && len(p.Vector) > 0 {
 		t0, ok0 := vectorAt(samples[0])
 		t, ok := vectorAt(p.Vector)
 		take = ok0 && ok && t >= t0.Add(SampleAges[len(samples)-1])
@@ -78,11 +81,11 @@ func (p *Pending) AppendBinary(dst []byte) []byte {
 		dst = binary.AppendUvarint(dst, uint64(len(p.Vector)))
 		dst = append(dst, p.Vector...)
 	}
-	return append(dst, p.Vector...)
+	return dst
 }
 
-// DecodePending decodes what AppendBinary wrote. Samples and Vector alias
-// b; Samples is a new slice of at most MaxSamples.
+// DecodePending decodes what AppendBinary wrote. Samples alias b (a new
+// slice of at most MaxSamples); Vector is nil.
 func DecodePending(b []byte) (Pending, error) {
 	if len(b) < 14 || b[0] != pendingFormat || int(b[13]) > MaxSamples {
 		return Pending{}, fmt.Errorf("decode pending: %w", features.ErrCorrupt)
@@ -104,7 +107,9 @@ func DecodePending(b []byte) (Pending, error) {
 		p.Samples = append(p.Samples, rest[w:w+int(l):w+int(l)])
 		rest = rest[w+int(l):]
 	}
-	p.Vector = rest
+	if len(rest) != 0 {
+		return Pending{}, fmt.Errorf("decode pending: %d trailing bytes: %w", len(rest), features.ErrCorrupt)
+	}
 	return p, nil
 }
 
@@ -120,6 +125,9 @@ func DecodePending(b []byte) (Pending, error) {
 func (m *Model) LearnPending(p Pending, positive bool, scratch *features.Vector) error {
 	samples := p.Samples
 	if len(samples) == 0 {
+		if len(p.Vector) == 0 {
+			return fmt.Errorf("learn %s: pending without vectors: %w", m.cfg.Name, features.ErrCorrupt)
+		}
 		samples = [][]byte{p.Vector}
 	}
 	for i, s := range samples {
