@@ -89,11 +89,24 @@ func (f *Flags) Duration(p *time.Duration, name, env string, def time.Duration, 
 // List defines a comma-separated list setting.
 func (f *Flags) List(p *[]string, name, env string, def []string, usage string) {
 	*p = def
-	f.fs.Func(name, usage+" (comma-separated; default "+strings.Join(def, ",")+")", func(s string) error {
-		*p = SplitList(s)
-		return nil
-	})
+	f.fs.Var((*listValue)(p), name, usage+" (comma-separated)")
 	f.bind(name, env)
+}
+
+// listValue is a flag.Value over a comma-separated list; String shows the
+// current items, so --validate prints them.
+type listValue []string
+
+func (l *listValue) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(*l, ",")
+}
+
+func (l *listValue) Set(s string) error {
+	*l = SplitList(s)
+	return nil
 }
 
 // Secret defines a secret setting with a companion "<name>-file" flag (and

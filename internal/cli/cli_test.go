@@ -34,10 +34,12 @@ func TestPrecedence(t *testing.T) {
 	if batch != 9 || name != "fromenv" || wait != 2*time.Second || strings.Join(k.Brokers, ",") != "a:1,b:2" || k.SASLPassword != "s3cret" {
 		t.Fatalf("batch=%d name=%q wait=%v brokers=%v pw=%q", batch, name, wait, k.Brokers, k.SASLPassword)
 	}
-	for _, s := range f.Settings() {
-		if strings.Contains(s, "s3cret") {
-			t.Errorf("secret shown: %s", s)
-		}
+	settings := strings.Join(f.Settings(), " ")
+	if strings.Contains(settings, "s3cret") {
+		t.Errorf("secret shown: %s", settings)
+	}
+	if !strings.Contains(settings, "kafka-brokers=a:1,b:2") || !strings.Contains(settings, "kafka-sasl-password=(set)") {
+		t.Errorf("settings: %s", settings)
 	}
 }
 
