@@ -103,6 +103,11 @@ func decode(b []byte, internal bool) (Event, error) {
 	if b[0] != '{' {
 		return Event{}, fieldErr("", "not a JSON object")
 	}
+	if !utf8.Valid(b) {
+		// Decoders replace invalid bytes with U+FFFD, which would make two
+		// different ids equal; JSON text must be UTF-8 (RFC 8259), so refuse.
+		return Event{}, fieldErr("", fmt.Sprintf("not valid UTF-8 (first bad byte at offset %d)", firstInvalid(b)))
+	}
 	var w wire
 	if err := json.Unmarshal(b, &w); err != nil {
 		return Event{}, explain(b, err)
@@ -146,6 +151,17 @@ func decode(b []byte, internal bool) (Event, error) {
 		return e, fieldErr("type", fmt.Sprintf("%q is reserved for the pipeline", e.Type))
 	}
 	return e, nil
+}
+
+func firstInvalid(b []byte) int {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return -1
 }
 
 func deref(s *string) string {
