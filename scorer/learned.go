@@ -82,13 +82,7 @@ func (w *Worker) scoreLearned(c *windows.Ctx, s *State, ev *event.Event) {
 		c.ClearTimer(timer)
 	case positive:
 		lk.Done = lead
-	case lk.Pending != nil:
-		if p, err := models.DecodePending(lk.Pending); err == nil {
-			p.Scored = sc.Probability
-			p.Vector = w.vec.AppendBinary(w.pvec[:0])
-			w.pvec = p.Vector
-			lk.Pending = p.AppendBinary(lk.Pending[:0])
-		}
+	case lk.Pending != nil && w.updatePending(lk):
 	case !lk.Done:
 		p := models.Pending{Scored: sc.Probability, Deadline: c.Time.Add(horizon), Vector: w.vec.AppendBinary(w.pvec[:0])}
 		w.pvec = p.Vector
@@ -176,4 +170,21 @@ func (w *Worker) rescoreLearned(c *windows.Ctx, s *State, eventID string) uint8 
 	w.reasons = w.score.AppendReasonsJSON(w.reasons[:0])
 	w.emitLearned(c, s, eventID, c.Time.Time())
 	return w.score.Score
+}
+
+// updatePending overwrites the pending label's served probability and
+// vector with the newest score. It reports false when the stored Pending no
+// longer decodes (a format from an older release): the caller starts a new
+// one.
+func (w *Worker) updatePending(lk *learnedKey) bool {
+	p, err := models.DecodePending(lk.Pending)
+	if err != nil {
+		lk.Pending = nil
+		return false
+	}
+	p.Scored = w.score.Probability
+	p.Vector = w.vec.AppendBinary(w.pvec[:0])
+	w.pvec = p.Vector
+	lk.Pending = p.AppendBinary(lk.Pending[:0])
+	return true
 }
