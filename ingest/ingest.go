@@ -17,6 +17,7 @@ import (
 	"github.com/crmstream/crmstream/ingest/collector"
 	"github.com/crmstream/crmstream/ingest/rejects"
 	"github.com/crmstream/crmstream/ingest/relay"
+	"github.com/crmstream/crmstream/connectors"
 	"github.com/crmstream/crmstream/ingest/sink"
 	"github.com/crmstream/crmstream/internal/chstore"
 	"github.com/crmstream/crmstream/internal/kafka"
@@ -56,6 +57,9 @@ type Config struct {
 	// more than this many records behind (0 = off): backpressure when the
 	// sink runs in another process and its health is not visible here.
 	MaxSinkLag int64
+	// Webhooks holds the CRM adapters' secrets; each adapter with a secret
+	// gets POST /v1/webhooks/<crm> on the collector's server.
+	Webhooks connectors.Config
 
 	Logger   *slog.Logger         // nil = discard
 	Registry *prometheus.Registry // /metrics; nil = a new one
@@ -217,6 +221,20 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		mux.Handle("POST /v1/events", h)
 		mux.Handle("/v1/events", h) // 405 with Allow for other methods
+		adapters := cfg.Webhooks.Adapters()
+		connectors.Mount(mux, adapters, h.Publish, connectors.HandlerOptions{
+			Logger: log, Metrics: connectors.NewMetrics(reg),
+			OnReject: func(_ context.Context, adapter string, body []byte, rejected []connectors.Reject) error {
+				now := time.Now().UTC()
+				for _, r := range rejected {
+					rejectLog.Add(rejects.Reject{Origin: "webhook:" + adapter, EventID: r.Ref, Reason: r.Reason, Payload: body, ReceivedAt: now})
+				}
+				return nil
+			},
+		})
+		for _, a := range adapters {
+			log.Info("webhook adapter mounted", "path", connectors.Path(a))
+		}
 		checks["collector"] = func(context.Context) error { return h.Ready() }
 	}
 	service.Mount(mux, reg, checks)

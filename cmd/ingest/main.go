@@ -67,6 +67,15 @@ func run(args []string) error {
 	f.String(&c.InstanceID, "instance-id", "CRM_INGEST_INSTANCE_ID", "", "static consumer-group membership: unique per process, stable across restarts (e.g. the pod name); a restart then takes its partitions back at once")
 	f.Int(&parts, "partitions", "CRM_KAFKA_PARTITIONS", 4, "partitions of topics created when missing")
 	f.Bool(&noCreate, "no-create-topics", "CRM_KAFKA_NO_CREATE_TOPICS", false, "do not create missing topics")
+	w := &c.Webhooks
+	f.Secret(&w.HubSpot.ClientSecret, "hubspot-client-secret", "CRM_HUBSPOT_CLIENT_SECRET", "HubSpot app client secret: mounts /v1/webhooks/hubspot (v3 signatures checked)")
+	f.String(&w.HubSpot.PublicURL, "public-url", "CRM_PUBLIC_URL", "", "the collector's public base URL as HubSpot calls it (its signature covers it; needed behind a proxy)")
+	f.Secret(&w.Salesforce.Token, "salesforce-token", "CRM_SALESFORCE_TOKEN", "bearer token of the Salesforce CDC forwarder: mounts /v1/webhooks/salesforce")
+	f.String(&w.Pipedrive.User, "pipedrive-user", "CRM_PIPEDRIVE_USER", "", "Pipedrive webhook basic-auth user: mounts /v1/webhooks/pipedrive")
+	f.Secret(&w.Pipedrive.Password, "pipedrive-password", "CRM_PIPEDRIVE_PASSWORD", "Pipedrive webhook basic-auth password")
+	f.Secret(&w.Zoho.Token, "zoho-token", "CRM_ZOHO_TOKEN", "Zoho CRM notification channel token: mounts /v1/webhooks/zoho")
+	f.Secret(&w.Freshsales.Token, "freshsales-token", "CRM_FRESHSALES_TOKEN", "Freshsales webhook bearer token: mounts /v1/webhooks/freshsales")
+	f.Secret(&w.Dynamics.Key, "dynamics-key", "CRM_DYNAMICS_KEY", "Dynamics 365 webhook key (?code= or X-Api-Key): mounts /v1/webhooks/dynamics")
 	logger := f.Log()
 	if err := f.Parse(args, os.Getenv); err != nil {
 		return err

@@ -289,6 +289,18 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 	return code
 }
 
+// Publish produces already validated events (from webhook adapters) to the
+// same topic, through the same breaker, and returns once Kafka acknowledged
+// every one: the connectors.Publish contract.
+func (h *Handler) Publish(ctx context.Context, events []event.Event) error {
+	recs := make([]*kgo.Record, len(events))
+	for i := range events {
+		e := &events[i]
+		recs[i] = &kgo.Record{Topic: h.cfg.Topic, Key: []byte(e.Key()), Value: e.AppendJSON(nil), Timestamp: e.OccurredAt}
+	}
+	return h.produce(ctx, recs)
+}
+
 // produce sends recs and waits for every acknowledgement; the first error
 // wins. Through the breaker: while Kafka is down, requests fail fast.
 func (h *Handler) produce(ctx context.Context, recs []*kgo.Record) error {
