@@ -14,10 +14,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
+	"github.com/crmstream/crmstream/connectors"
 	"github.com/crmstream/crmstream/ingest/collector"
 	"github.com/crmstream/crmstream/ingest/rejects"
 	"github.com/crmstream/crmstream/ingest/relay"
-	"github.com/crmstream/crmstream/connectors"
 	"github.com/crmstream/crmstream/ingest/sink"
 	"github.com/crmstream/crmstream/internal/chstore"
 	"github.com/crmstream/crmstream/internal/kafka"
