@@ -228,6 +228,7 @@ type Result struct {
 	ProduceRate      float64       // achieved offered rate (fixed rate)
 	Drain            time.Duration // after the last produce until done (fixed rate)
 	CPU              time.Duration // children's CPU between ready and done
+	ChildCPU         []string      // per process: "name=µs/event"
 	CHCPU            time.Duration // ClickHouse server's CPU in the same interval
 	PeakRSS          int64         // sum of the children's VmHWM
 	ReadyRSS         int64         // sum of the children's VmRSS when ready (the baseline)
@@ -340,6 +341,7 @@ func (h *Harness) runOne(ctx context.Context, sc scenario, t target) (res Result
 	ready := time.Now()
 	res.Startup = ready.Sub(spawned)
 	cpu0 := childrenCPU(children)
+	byChild0 := perChildCPU(children)
 	ch0, _ := procCPU(h.chPID)
 	for _, c := range children {
 		if rss, err := c.RSS(); err == nil {
@@ -378,6 +380,7 @@ func (h *Harness) runOne(ctx context.Context, sc scenario, t target) (res Result
 		}
 		ready = time.Now()
 		cpu0 = childrenCPU(children)
+		byChild0 = perChildCPU(children)
 		ch0, _ = procCPU(h.chPID)
 		every := max(1, int(float64(sc.rate)*h.cfg.ProbeEvery.Seconds()))
 		if err := h.produce(ctx, prod, tr, sc.n, sc.rate, every); err != nil {
@@ -400,6 +403,9 @@ func (h *Harness) runOne(ctx context.Context, sc scenario, t target) (res Result
 		res.Drain = done.Sub(produced)
 	}
 	res.CPU = childrenCPU(children) - cpu0
+	for i, d := range perChildCPU(children) {
+		res.ChildCPU = append(res.ChildCPU, fmt.Sprintf("%s=%.1f", children[i].Name, perEvent(d-byChild0[i], sc.n)))
+	}
 	if ch1, err := procCPU(h.chPID); err == nil {
 		res.CHCPU = ch1 - ch0
 	}
@@ -705,6 +711,14 @@ func sustained(ss []sample, n int) float64 {
 		return 0
 	}
 	return float64(c90-c10) / t90.Sub(t10).Seconds()
+}
+
+func perChildCPU(cs []*Child) []time.Duration {
+	out := make([]time.Duration, len(cs))
+	for i, c := range cs {
+		out[i], _ = c.CPU()
+	}
+	return out
 }
 
 func childrenCPU(cs []*Child) time.Duration {
