@@ -22,10 +22,11 @@ const (
 	SinceLast                 // days from the latest matching event to the vector time; −1 if none
 	SinceFirst                // days from the earliest matching event to the vector time; −1 if none
 	MaxRank                   // largest Rank among the Ranks whose filter matched (funnel stage)
+	Decay                     // Σ 2^(−age/HalfLife) over matching events: engagement that fades
 )
 
 var aggNames = [...]string{Count: "count", Sum: "sum", LastNum: "last", LastStr: "last_str",
-	Distinct: "distinct", SinceLast: "since_last", SinceFirst: "since_first", MaxRank: "max_rank"}
+	Distinct: "distinct", SinceLast: "since_last", SinceFirst: "since_first", MaxRank: "max_rank", Decay: "decay"}
 
 func (a Agg) String() string {
 	if int(a) < len(aggNames) && aggNames[a] != "" {
@@ -112,12 +113,13 @@ type Rank struct {
 type Def struct {
 	Name      string
 	Agg       Agg
-	Window    Window    // only for Count; zero = lifetime
-	Filter    string    // name of a Filter of the Set; "" for MaxRank
-	Field     string    // property name, or "$session_id", "$lead_id", "$source", "$owner_id", "$country", "$title", "$company"
-	Ranks     []Rank    // MaxRank only
-	Transform Transform // model input; Identity by default
-	Help      string    // one line for documentation and dashboards
+	Window    Window       // only for Count; zero = lifetime
+	Filter    string       // name of a Filter of the Set; "" for MaxRank
+	Field     string       // property name, or "$session_id", "$lead_id", "$source", "$owner_id", "$country", "$title", "$company"
+	Ranks     []Rank       // MaxRank only
+	HalfLife  windows.Span // Decay only: an event counts half after this long
+	Transform Transform    // model input; Identity by default
+	Help      string       // one line for documentation and dashboards
 }
 
 // Op combines two features into a derived one.

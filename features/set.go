@@ -113,6 +113,10 @@ func NewSet(name, entity string, filters []Filter, defs []Def, derived []Derived
 		}
 		switch d.Agg {
 		case Count, Sum, LastNum, LastStr, Distinct, SinceLast, SinceFirst:
+		case Decay:
+			if d.HalfLife == 0 {
+				errs = append(errs, fmt.Errorf("def %q: Decay without HalfLife", d.Name))
+			}
 		case MaxRank:
 			if len(d.Ranks) == 0 {
 				errs = append(errs, fmt.Errorf("def %q: MaxRank without Ranks", d.Name))
@@ -233,7 +237,7 @@ func slotSize(a Agg) int {
 		return 4
 	case Sum:
 		return 8
-	case LastNum:
+	case LastNum, Decay:
 		return 8 // Sec + float32
 	case Distinct:
 		return 16
@@ -252,7 +256,7 @@ func (s *Set) fingerprint() string {
 		fmt.Fprintf(&b, "|f:%s:%v:%s:%v", f.Name, f.Types, f.Prop, f.Values)
 	}
 	for _, d := range s.defs {
-		fmt.Fprintf(&b, "|d:%s:%d:%d:%d:%s:%s:%v:%d", d.Name, d.Agg, d.Window.Size, d.Window.Gran, d.Filter, d.Field, d.Ranks, d.Transform)
+		fmt.Fprintf(&b, "|d:%s:%d:%d:%d:%s:%s:%v:%d:%d", d.Name, d.Agg, d.Window.Size, d.Window.Gran, d.Filter, d.Field, d.Ranks, d.Transform, d.HalfLife)
 	}
 	for _, d := range s.derived {
 		fmt.Fprintf(&b, "|x:%s:%d:%s:%s:%g:%d", d.Name, d.Op, d.A, d.B, d.Scale, d.Transform)

@@ -1,6 +1,9 @@
 package features
 
-import "github.com/crmstream/crmstream/event"
+import (
+	"github.com/crmstream/crmstream/event"
+	"github.com/crmstream/crmstream/windows"
+)
 
 // Funnel ranks of the lead's furthest stage (feature funnel_stage).
 const (
@@ -42,7 +45,6 @@ func LeadDefs() []Def {
 		{Name: "touches_24h", Agg: Count, Window: Day, Filter: "touch", Transform: Log1p, Help: "engagement events in the last 24 h (hourly buckets)"},
 		{Name: "touches_7d", Agg: Count, Window: Week, Filter: "touch", Transform: Log1p, Help: "engagement events in the last 7 days"},
 		{Name: "touches_30d", Agg: Count, Window: Month, Filter: "touch", Transform: Log1p, Help: "engagement events in the last 30 days (5-day buckets)"},
-		{Name: "page_views_24h", Agg: Count, Window: Day, Filter: "page_view", Transform: Log1p},
 		{Name: "page_views_7d", Agg: Count, Window: Week, Filter: "page_view", Transform: Log1p},
 		{Name: "page_views_30d", Agg: Count, Window: Month, Filter: "page_view", Transform: Log1p},
 		{Name: "pricing_views_7d", Agg: Count, Window: Week, Filter: "pricing", Transform: Log1p, Help: "pricing-page views in the last 7 days"},
@@ -52,6 +54,9 @@ func LeadDefs() []Def {
 		{Name: "email_clicks_30d", Agg: Count, Window: Month, Filter: "email_click", Transform: Log1p},
 		{Name: "intent_30d", Agg: Count, Window: Month, Filter: "intent", Transform: Log1p, Help: "forms, demo requests, downloads, webinars in 30 days"},
 		{Name: "sales_touches_30d", Agg: Count, Window: Month, Filter: "sales", Transform: Log1p, Help: "calls and meetings in 30 days"},
+		{Name: "engagement", Agg: Decay, HalfLife: 3 * windows.Day, Filter: "touch", Transform: Log1p, Help: "engagement events, each counting half after 3 days"},
+		{Name: "intent_decayed", Agg: Decay, HalfLife: 7 * windows.Day, Filter: "intent", Transform: Log1p, Help: "hand-raising events, half-life 7 days"},
+		{Name: "pricing_decayed", Agg: Decay, HalfLife: 3 * windows.Day, Filter: "pricing", Transform: Log1p, Help: "pricing-page views, half-life 3 days"},
 		{Name: "page_views_total", Agg: Count, Filter: "page_view", Transform: Log1p},
 		{Name: "sessions", Agg: Distinct, Filter: "touch", Field: "$session_id", Transform: Log1p, Help: "distinct sessions (estimate)"},
 		{Name: "days_since_touch", Agg: SinceLast, Filter: "touch", Transform: Fresh7, Help: "days since the last engagement; −1 = never"},

@@ -147,6 +147,17 @@ func (st *State) Update(ev *event.Event) {
 			if f := windows.Sec(binary.LittleEndian.Uint32(st.buf[p:])); f == 0 || t < f {
 				binary.LittleEndian.PutUint32(st.buf[p:], uint32(t))
 			}
+		case Decay:
+			at := windows.Sec(binary.LittleEndian.Uint32(st.buf[p:]))
+			v := float64(math.Float32frombits(binary.LittleEndian.Uint32(st.buf[p+4:])))
+			if t >= at {
+				v = v*math.Exp2(-float64(t-at)/float64(d.HalfLife)) + 1
+				at = t
+			} else {
+				v += math.Exp2(-float64(at-t) / float64(d.HalfLife))
+			}
+			binary.LittleEndian.PutUint32(st.buf[p:], uint32(at))
+			binary.LittleEndian.PutUint32(st.buf[p+4:], math.Float32bits(float32(v)))
 		}
 	}
 	// evidence: shift the ring of recent ids and their filter masks
@@ -249,6 +260,9 @@ func (st *State) Vector(now windows.Sec, dst *Vector) {
 			r.b = [2]uint64{binary.LittleEndian.Uint64(st.buf[p:]), binary.LittleEndian.Uint64(st.buf[p+8:])}
 		case SinceLast, SinceFirst:
 			r.t = windows.Sec(binary.LittleEndian.Uint32(st.buf[p:]))
+		case Decay:
+			r.t = windows.Sec(binary.LittleEndian.Uint32(st.buf[p:]))
+			r.f = float64(math.Float32frombits(binary.LittleEndian.Uint32(st.buf[p+4:])))
 		case MaxRank:
 			r.f = float64(st.buf[p])
 		}

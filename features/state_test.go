@@ -116,7 +116,7 @@ func TestOutOfOrder(t *testing.T) {
 	if got := v.Cat[slicesIndex(set.CatNames(), "seniority")]; got != "vp" {
 		t.Errorf("seniority = %q, want vp (newest event time wins)", got)
 	}
-	i, _ := set.Index("page_views_24h")
+	i, _ := set.Index("touches_24h")
 	if v.Num[i] != 1 {
 		t.Errorf("late page view not counted: %v", v.Num[i])
 	}

@@ -176,6 +176,8 @@ func (s *Set) rawSQL(i int) []string {
 		return []string{fmt.Sprintf("toUInt32(maxIf(ts, %s)) AS %s", f, name)}
 	case SinceFirst:
 		return []string{fmt.Sprintf("toUInt32(minIf(ts, %s)) AS %s", f, name)}
+	case Decay:
+		return []string{fmt.Sprintf("toFloat64(sumIf(exp2(-(toFloat64(_asof) - toFloat64(ts)) / %d), %s)) AS %s", d.HalfLife, f, name)}
 	case MaxRank:
 		rs := slices.Clone(d.Ranks)
 		slices.SortStableFunc(rs, func(a, b Rank) int { return int(b.Rank) - int(a.Rank) })
@@ -294,8 +296,11 @@ func (q *Query) Read(ctx context.Context, conn driver.Conn, fn func(*Example) er
 		for i := range raws {
 			ex.Vector.raw[i] = raws[i]
 			ex.Vector.raw[i].t = windows.Sec(times[i])
-			if s.defs[i].Agg == LastNum {
+			switch s.defs[i].Agg {
+			case LastNum:
 				ex.Vector.raw[i].f = float64(float32(raws[i].f)) // the state keeps float32
+			case Decay:
+				ex.Vector.raw[i].t = ex.AsOf // decayed to as-of by the SQL already
 			}
 		}
 		ex.Vector.finalize()

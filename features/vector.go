@@ -88,6 +88,12 @@ func (v *Vector) finalize() {
 		switch s.defs[nf.def].Agg {
 		case Distinct:
 			v.Num[i] = float64(windows.Distinct{B: r.b}.Estimate())
+		case Decay:
+			if r.t == 0 || r.t > v.At {
+				v.Num[i] = r.f
+			} else {
+				v.Num[i] = r.f * math.Exp2(-float64(v.At-r.t)/float64(s.defs[nf.def].HalfLife))
+			}
 		case SinceLast, SinceFirst:
 			if r.t == 0 || r.t > v.At {
 				v.Num[i] = -1

@@ -69,8 +69,10 @@ func (r Rule) compile(set *features.Set) (compiledRule, error) {
 }
 
 // LeadRule is the default cold-start rule for leads: about 5 % for a lead
-// with no signal; intent, pricing views, sales touches, recent activity and a
-// senior contact at a larger company raise it; unsubscribes lower it.
+// with no signal; fit (a senior contact at a larger company) and engagement
+// (intent, pricing views, sales touches, e-mail clicks, and "engagement",
+// the events of the lead decayed with a 3-day half-life) raise it;
+// unsubscribes and bounces lower it.
 func LeadRule() Rule {
 	return Rule{
 		Bias: -3,
@@ -80,7 +82,8 @@ func LeadRule() Rule {
 			"pricing_views_30d": 0.2,
 			"sales_touches_30d": 0.8,
 			"email_clicks_30d":  0.4,
-			"touches_7d":        0.25,
+			"touches_7d":        0.1,
+			"engagement":        0.3,
 			"days_since_touch":  0.6,
 			"funnel_stage":      0.3,
 			"velocity":          0.1,
