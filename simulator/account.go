@@ -78,6 +78,7 @@ func (a *account) step() (time.Time, bool) {
 	start := a.started.Add(time.Duration(a.d) * day)
 	end := start.Add(day)
 	a.d++
+	n0 := len(a.b.buf) // this day's events start here
 	if a.churned {
 		return time.Time{}, false
 	}
@@ -170,7 +171,17 @@ func (a *account) step() (time.Time, bool) {
 			a.churned = true
 			a.churnedAt = t.Truncate(time.Millisecond)
 			a.survive *= 1 - p
-			return end, true // drain today's events, then stop
+			// Nothing of today after the cancellation: no logins, no plan
+			// change (a payment event would make the account paying again).
+			kept := a.b.buf[:n0]
+			for _, e := range a.b.buf[n0:] {
+				if !e.OccurredAt.After(a.churnedAt) {
+					kept = append(kept, e)
+				}
+			}
+			clear(a.b.buf[len(kept):])
+			a.b.buf = kept
+			return end, true // drain what is left, then stop
 		}
 		a.survive *= 1 - p
 		a.b.add(t, event.SubscriptionRenewed, "billing", a.subProps()...)

@@ -328,8 +328,13 @@ func TestOutcomesMatchEvents(t *testing.T) {
 				conv[e.LeadID] = e.OccurredAt
 			}
 		}
-		if e.LeadID == "" && e.Type == event.SubscriptionCancelled {
-			cancelled[e.AccountID] = e.OccurredAt
+		if e.LeadID == "" {
+			if at, ok := cancelled[e.AccountID]; ok && e.Type != event.TicketResolved {
+				t.Fatalf("account %s: %s at %v after its cancellation at %v", e.AccountID, e.Type, e.OccurredAt, at)
+			}
+			if e.Type == event.SubscriptionCancelled {
+				cancelled[e.AccountID] = e.OccurredAt
+			}
 		}
 	}
 	n, pos := 0, 0
