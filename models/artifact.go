@@ -18,7 +18,7 @@ const (
 )
 
 // ArtifactFormat is the version of the artifact encoding.
-const ArtifactFormat = 2 // 2: the rule's log-odds is an input (index nNum+1)
+const ArtifactFormat = 2
 
 // Artifact is a serialized model version: its weights over the model's
 // index space and what is needed to check it fits the features it is
@@ -178,8 +178,7 @@ func (m *Model) Load(a *Artifact) error {
 // Encode writes the model inputs of v (weight index and input value per
 // active input, the bias included) into idx and x and returns how many it
 // wrote; idx and x need room for 48 entries. The inputs are the numeric
-// features, the bias, the cold-start rule's log-odds and the hashed
-// categorical values. Batch trainers use it so that
+// features, the bias and the hashed categorical values. Batch trainers use it so that
 // their weights load into the model unchanged.
 func (m *Model) Encode(v *features.Vector, idx []int32, x []float64) int {
 	var ex example
