@@ -7,9 +7,9 @@ import (
 
 // Eval accumulates progressive-validation metrics: each label is compared
 // with the probability served before it was known. AUC comes from a
-// histogram of 1,000 log-odds bins over [−10, 10] (resolution 0.02 in
-// log-odds; ties inside a bin count half), so memory is constant. Not safe
-// for concurrent use; Model guards its own.
+// histogram of 4,096 equal probability bins (ties inside a bin count
+// half): constant memory (64 KiB) and no logarithm per label. Not safe for
+// concurrent use; Model guards its own.
 type Eval struct {
 	n, pos  uint64
 	logLoss float64
@@ -20,7 +20,7 @@ type Eval struct {
 }
 
 const (
-	aucBins = 1000
+	aucBins = 4096
 	calBins = 10
 )
 
@@ -39,8 +39,7 @@ func (e *Eval) Observe(p float64, y bool) float64 {
 	e.logLoss += loss
 	e.n++
 	e.brier += (p - yv) * (p - yv)
-	b := int((logit(p) + 10) * aucBins / 20)
-	b = min(max(b, 0), aucBins-1)
+	b := min(int(p*aucBins), aucBins-1)
 	if y {
 		e.hp[b]++
 	} else {

@@ -270,7 +270,8 @@ func (m *Model) encode(v *features.Vector, ex *example) {
 	}
 	// the rule's log-odds. (Feeding it to the learner as one more input
 	// was tried: no gain on the simulator, −0.006 AUC on Olist.)
-	ex.rl, ex.kr = 0, -1
+	ex.kr = -1
+	rl := 0.0 // a local accumulator: ex.rl in the loop would be a store per input
 	for k := 0; k < ex.n; k++ {
 		var rc float64
 		switch f := ex.from[k]; {
@@ -282,8 +283,9 @@ func (m *Model) encode(v *features.Vector, ex *example) {
 			rc = m.rule.catWeight(ex.hash[k])
 		}
 		ex.rc[k] = rc
-		ex.rl += rc
+		rl += rc
 	}
+	ex.rl = rl
 }
 
 // unbias maps the learner's log-odds to the log-odds of the label: under
