@@ -5,6 +5,9 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$root"
+# Demo pacing: checkouts count as abandoned after 3 minutes (30 by default),
+# so abandonment alerts show within minutes of starting.
+export CRM_ALERTS_ABANDONMENT_TIMEOUT="${CRM_ALERTS_ABANDONMENT_TIMEOUT:-3m}"
 scripts/up.sh
 
 cleanup() {
@@ -17,8 +20,11 @@ cleanup() {
 trap cleanup INT TERM EXIT
 
 token=$("$bin/crmctl" token --role leader --user demo-leader)
+# The first leads arrive over the last 4 minutes (within the scorer's 5-minute
+# allowed lateness, so none of it is late), then new ones keep coming.
 "$bin/simulator" --live --to collector --collector http://127.0.0.1:8081/v1/events \
   --leads "${DEMO_LEADS:-400}" --accounts "${DEMO_ACCOUNTS:-80}" --rate "${DEMO_RATE:-200}" \
+  --backfill 4m --leads-per-hour "${DEMO_LEADS_PER_HOUR:-1200}" --flow-timeout "$CRM_ALERTS_ABANDONMENT_TIMEOUT" \
   >>"$run/simulator.log" 2>&1 &
 sim=$!
 

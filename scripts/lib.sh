@@ -9,6 +9,7 @@ services=(
   "devkafka|tcp:127.0.0.1:9092"
   "ingest|http://127.0.0.1:8081/healthz"
   "scorer|http://127.0.0.1:8082/healthz"
+  "devhook|http://127.0.0.1:8084/healthz"
   "notifier|http://127.0.0.1:8083/healthz"
   "dashboard-api|http://127.0.0.1:8080/healthz"
 )

@@ -11,6 +11,15 @@ build
 export CRM_KAFKA_BROKERS="${CRM_KAFKA_BROKERS:-127.0.0.1:9092}"
 export CRM_CLICKHOUSE_ADDR="${CRM_CLICKHOUSE_ADDR:-127.0.0.1:9000}"
 export CRM_CLICKHOUSE_DATABASE="${CRM_CLICKHOUSE_DATABASE:-crm}"
+# Alerts go to devhook (a local stand-in for Slack) unless a routing table is given.
+if [ -z "${CRM_NOTIFIER_ROUTES:-}" ]; then
+  cat >"$run/routes.yaml" <<YAML
+default: team
+endpoints:
+  team: {url: "http://127.0.0.1:8084/hooks/team"}
+YAML
+  export CRM_NOTIFIER_ROUTES="$run/routes.yaml"
+fi
 
 for entry in "${services[@]}"; do
   name="${entry%%|*}"; check="${entry#*|}"
