@@ -177,7 +177,7 @@ func (m *Model) Load(a *Artifact) error {
 
 // Encode writes the model inputs of v (weight index and input value per
 // active input, the bias included) into idx and x and returns how many it
-// wrote; idx and x need room for 48 entries. The inputs are the numeric
+// wrote; idx and x need room for 40 entries. The inputs are the numeric
 // features, the bias and the hashed categorical values. Batch trainers use it so that
 // their weights load into the model unchanged.
 func (m *Model) Encode(v *features.Vector, idx []int32, x []float64) int {

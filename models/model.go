@@ -84,7 +84,7 @@ func ChurnConfig(set *features.Set) Config {
 
 // maxInputs bounds the active inputs of one vector (numeric + categorical +
 // bias), so an example fits in fixed arrays on the stack.
-const maxInputs = 48
+const maxInputs = 40
 
 // Model is an online logistic regression (FTRL-Proximal over the numeric
 // inputs and hashed categorical values of a feature Set), calibrated
@@ -228,7 +228,6 @@ type example struct {
 	idx  [maxInputs]int32
 	x    [maxInputs]float64
 	from [maxInputs]int32
-	hash [maxInputs]uint64
 	rc   [maxInputs]float64 // rule contribution of each input
 	rl   float64            // the rule's log-odds (Σ rc)
 	kr   int                // position of the rule input, −1 if absent (rl = 0)
@@ -255,17 +254,17 @@ func (m *Model) encode(v *features.Vector, ex *example) {
 		if x == 0 || x-x != 0 { // zero, NaN or ±Inf
 			continue
 		}
-		ex.idx[ex.n], ex.x[ex.n], ex.from[ex.n], ex.hash[ex.n] = int32(i), x, int32(i), 0
+		ex.idx[ex.n], ex.x[ex.n], ex.from[ex.n], ex.rc[ex.n] = int32(i), x, int32(i), m.rule.num[i]*x
 		ex.n++
 	}
-	ex.idx[ex.n], ex.x[ex.n], ex.from[ex.n], ex.hash[ex.n] = int32(m.bias), 1, fromBias, 0
+	ex.idx[ex.n], ex.x[ex.n], ex.from[ex.n], ex.rc[ex.n] = int32(m.bias), 1, fromBias, m.rule.bias
 	ex.n++
 	for i := 0; i < m.nCat && i < len(v.CatHash); i++ {
 		h := v.CatHash[i]
 		if h == 0 {
 			continue
 		}
-		ex.idx[ex.n], ex.x[ex.n], ex.from[ex.n], ex.hash[ex.n] = int32(m.catBase+int(h>>m.shift)), 1, int32(-1-i), h
+		ex.idx[ex.n], ex.x[ex.n], ex.from[ex.n], ex.rc[ex.n] = int32(m.catBase+int(h>>m.shift)), 1, int32(-1-i), m.rule.catWeight(h)
 		ex.n++
 	}
 	// the rule's log-odds. (Feeding it to the learner as one more input
@@ -273,17 +272,7 @@ func (m *Model) encode(v *features.Vector, ex *example) {
 	ex.kr = -1
 	rl := 0.0 // a local accumulator: ex.rl in the loop would be a store per input
 	for k := 0; k < ex.n; k++ {
-		var rc float64
-		switch f := ex.from[k]; {
-		case f == fromBias:
-			rc = m.rule.bias
-		case f >= 0:
-			rc = m.rule.num[f] * ex.x[k]
-		default:
-			rc = m.rule.catWeight(ex.hash[k])
-		}
-		ex.rc[k] = rc
-		rl += rc
+		rl += ex.rc[k]
 	}
 	ex.rl = rl
 }
@@ -338,7 +327,8 @@ func (m *Model) ScoreInto(v *features.Vector, s *Score) {
 		ml = u
 	}
 
-	*s = Score{}
+	// every field is set below; reason slots past NPositive/NNegative keep
+	// stale values nobody reads (zeroing the whole Score costs more)
 	rl := ex.rl
 	// the learner's weight on the rule input is spread over the features
 	// in proportion to their rule contributions, so reasons stay per feature
@@ -392,6 +382,7 @@ func (m *Model) fill(v *features.Vector, ex *example, tot *[maxInputs]float64, r
 	// evidence is written straight into r.Evidence (the vector keeps at
 	// most MaxEvidence recent ids, so the append never reallocates)
 	var ev []string
+	r.Category = ""
 	if f := ex.from[k]; f >= 0 {
 		r.Feature, r.Value = m.set.NumName(int(f)), v.Num[f]
 		ev = v.NumEvidence(int(f), r.Evidence[:0])

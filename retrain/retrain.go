@@ -327,8 +327,8 @@ func (r *run) logreg(ctx context.Context, proto *models.Model, set *features.Set
 	var orig []uint32
 	rows := make([]row, 0, len(train))
 	var v features.Vector
-	var idx [48]int32
-	var x [48]float64
+	var idx [40]int32
+	var x [40]float64
 	for _, e := range train {
 		if err := set.DecodeVector(e.vec, &v); err != nil {
 			return nil, fmt.Errorf("retrain: %w", err)
