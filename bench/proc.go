@@ -152,7 +152,7 @@ func clickhousePID() int {
 			continue
 		}
 		comm, err := os.ReadFile("/proc/" + e.Name() + "/comm")
-		if err == nil && strings.HasPrefix(string(comm), "clickhouse") {
+		if err == nil && strings.TrimSpace(string(comm)) == "clickhouse-serv" { // comm is cut at 15 bytes
 			return pid
 		}
 	}
