@@ -35,7 +35,7 @@ type Config struct {
 	Data       DataConfig
 	BinDir     string        // ingest, scorer, bench-floor, bench-goka
 	ClickHouse string        // native address; default 127.0.0.1:9000
-	DBPrefix   string        // fresh databases <prefix>_<target>_<scenario>; default crm_bench
+	DBPrefix   string        // fresh databases <prefix>_<target>_<scenario>; default crm_e2e
 	KeepDB     bool          // keep the databases for inspection
 	WorkDir    string        // child logs, goka state, profiles; default artifacts/bench
 	Scorer     bool          // run the scorer (false: ingest alone, probes on the events table)
@@ -64,7 +64,7 @@ func DefaultConfig() Config {
 	return Config{
 		Targets: []string{Crmstream, Floor, Goka}, Events: 300_000, Rates: []int{10_000, 50_000},
 		RateFor: 10 * time.Second, Partitions: 4, BatchRows: 10_000, BinDir: "bin/bench",
-		ClickHouse: "127.0.0.1:9000", DBPrefix: "crm_bench", WorkDir: "artifacts/bench", Scorer: true,
+		ClickHouse: "127.0.0.1:9000", DBPrefix: "crm_e2e", WorkDir: "artifacts/bench", Scorer: true,
 		RunTimeout: 4 * time.Minute, ProbeEvery: 100 * time.Millisecond, StallAfter: time.Minute, BacklogSpan: 2 * time.Minute,
 	}
 }
