@@ -216,7 +216,9 @@ func newStack(t *testing.T, scorers int) *stack {
 	common := []string{"CRM_KAFKA_BROKERS=" + s.kafka, "CRM_CLICKHOUSE_ADDR=" + chAddr, "CRM_CLICKHOUSE_DATABASE=" + s.db, "CRM_LOG_LEVEL=warn"}
 	iport := freePort(t)
 	s.ingestURL = fmt.Sprintf("http://127.0.0.1:%d", iport)
-	s.ingest = newProc(t, "ingest", nil, append(common, fmt.Sprintf("CRM_HTTP_ADDR=127.0.0.1:%d", iport)), s.ingestURL+"/healthz", "")
+	// A stable instance id: a restarted ingest takes its partitions back at
+	// once (static group membership) instead of after the session timeout.
+	s.ingest = newProc(t, "ingest", nil, append(common, fmt.Sprintf("CRM_HTTP_ADDR=127.0.0.1:%d", iport), "CRM_INGEST_INSTANCE_ID=ingest-1"), s.ingestURL+"/healthz", "")
 	s.ingest.start()
 	for i := 0; i < scorers; i++ {
 		port := freePort(t)
