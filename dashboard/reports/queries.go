@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -426,5 +427,83 @@ func (a auditQuery) toSQL() (string, []any) {
 		q.add(" AND user = ?", a.user)
 	}
 	q.add(" ORDER BY at DESC LIMIT ?", a.limit)
+	return q.done()
+}
+
+// rollupGroupExprs are groupExprs over the funnel_minutes states.
+var rollupGroupExprs = map[GroupBy]string{
+	NoGroup:  "''",
+	BySource: "argMinIfMerge(source)",
+	ByCamp:   "argMinIfMerge(campaign)",
+	ByOwner:  "argMaxIfMerge(owner)",
+}
+
+// funnelRollupQuery is funnelQuery's reached mode over the funnel_minutes
+// rollup (sql/0006): it reads the range's rows only, in time order, and
+// merges each lead's states over the range. Valid only for the default
+// stages (the rollup's level) and minute-aligned ranges (its rows).
+type funnelRollupQuery struct {
+	db  string
+	req FunnelRequest
+}
+
+func (f funnelRollupQuery) toSQL() (string, []any) {
+	r := f.req
+	q := &builder{}
+	q.add("SELECT bucket, grp")
+	for i := range r.Stages {
+		q.add(", countIf(lvl >= " + strconv.Itoa(i+1) + ")")
+	}
+	q.add(" FROM (SELECT lead_id, " + bucketFuncs[r.Bucket] + "(minMerge(first_at)) AS bucket, " + rollupGroupExprs[r.GroupBy] + " AS grp, maxMerge(level) AS lvl FROM " + table(f.db, "funnel_minutes"))
+	q.add(" WHERE minute >= ? AND minute < ?", r.From, r.To)
+	if r.Owner != "" {
+		q.add(" AND owner_id = ?", r.Owner)
+	}
+	q.add(" GROUP BY lead_id) GROUP BY bucket, grp ORDER BY bucket, grp")
+	return q.done()
+}
+
+// rollupCovers reports whether funnelRollupQuery answers r exactly.
+func rollupCovers(r FunnelRequest) bool {
+	return !r.Ordered && r.From.Truncate(time.Minute).Equal(r.From) && r.To.Truncate(time.Minute).Equal(r.To) &&
+		slices.EqualFunc(r.Stages, DefaultStages(), func(a, b Stage) bool { return a.Name == b.Name && slices.Equal(a.Match, b.Match) })
+}
+
+// hotCandidatesQuery is hotLeadsQuery without FINAL: a plain parallel scan
+// and a top-n sort instead of merging 10⁶ keys. Rows may be stale versions;
+// Reader.HotLeads checks the candidates against their current rows.
+type hotCandidatesQuery struct {
+	db  string
+	req HotLeadsRequest
+	n   int
+}
+
+func (h hotCandidatesQuery) toSQL() (string, []any) {
+	q := &builder{}
+	q.add("SELECT lead_id, score, event_time FROM " + table(h.db, "lead_current") + " PREWHERE converted = 0")
+	if h.req.MinScore > 0 {
+		q.add(" AND score >= ?", h.req.MinScore)
+	}
+	q.add(" WHERE 1 = 1")
+	if h.req.Owner != "" {
+		q.add(" AND owner_id = ?", h.req.Owner)
+	}
+	if h.req.Tier != "" {
+		q.add(" AND tier = ?", h.req.Tier)
+	}
+	q.add(" ORDER BY score DESC, event_time DESC, lead_id LIMIT ?", h.n)
+	return q.done()
+}
+
+// currentRankQuery reads the current ranking columns of some leads.
+type currentRankQuery struct {
+	db    string
+	leads []string
+}
+
+func (c currentRankQuery) toSQL() (string, []any) {
+	q := &builder{}
+	q.add("SELECT lead_id, score, event_time, converted, owner_id, tier FROM " + table(c.db, "lead_current") + " FINAL WHERE ")
+	q.in("lead_id", c.leads)
 	return q.done()
 }

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"text/template"
+	"time"
 
 	crmsql "github.com/crmstream/crmstream/sql"
 )
@@ -42,33 +43,61 @@ func (d Dialect) Engine(engine, table string) string {
 	return "Replicated" + name + "(" + path + ")"
 }
 
-// Statements renders the migrations for this dialect, in apply order, each
-// with the file it came from.
+// Local names the table that holds a table's rows: the table itself on a
+// single server, <table>_local on a cluster. Materialized views read and
+// write local tables: an insert into a Distributed table reaches the view on
+// the shard that stores the rows.
+func (d Dialect) Local(table string) string {
+	if d.Cluster == "" {
+		return table
+	}
+	return table + LocalSuffix
+}
+
+// Statements renders the DDL of the migrations for this dialect, in apply
+// order, each with the file it came from. Backfills (INSERT … SELECT) are
+// left to Backfills.
 func (d Dialect) Statements() ([]Statement, error) {
+	ddl, _, err := d.render()
+	return ddl, err
+}
+
+// Backfills renders the INSERT … SELECT statements of the migrations, which
+// fill a new rollup from rows written before its materialized view existed.
+// Each guards itself (runs only while its target is empty) and is idempotent.
+func (d Dialect) Backfills() ([]Statement, error) {
+	_, fills, err := d.render()
+	return fills, err
+}
+
+func (d Dialect) render() (ddl, fills []Statement, err error) {
 	names, err := fs.Glob(crmsql.FS, "*.sql")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sort.Strings(names)
-	var out []Statement
 	for _, name := range names {
 		src, err := fs.ReadFile(crmsql.FS, name)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		tmpl, err := template.New(name).Option("missingkey=error").Parse(string(src))
 		if err != nil {
-			return nil, fmt.Errorf("parse %s: %w", name, err)
+			return nil, nil, fmt.Errorf("parse %s: %w", name, err)
 		}
 		var buf bytes.Buffer
 		if err := tmpl.Execute(&buf, d); err != nil {
-			return nil, fmt.Errorf("render %s: %w", name, err)
+			return nil, nil, fmt.Errorf("render %s: %w", name, err)
 		}
 		for _, stmt := range splitStatements(buf.String()) {
-			out = append(out, d.clustered(Statement{File: name, SQL: stmt})...)
+			if strings.HasPrefix(stripComments(stmt), "INSERT") {
+				fills = append(fills, Statement{File: name, SQL: stmt})
+				continue
+			}
+			ddl = append(ddl, d.clustered(Statement{File: name, SQL: stmt})...)
 		}
 	}
-	return out, nil
+	return ddl, fills, nil
 }
 
 // shardingKeys choose the shard of a row on a cluster. Each is a column of
@@ -89,6 +118,7 @@ var shardingKeys = map[string]string{
 	"rejects":          "cityHash64(reject_id)",
 	"erasures":         "cityHash64(subject)",
 	"audit_log":        "rand()",
+	"funnel_minutes":   "cityHash64(lead_id)",
 }
 
 // LocalSuffix names the per-shard tables behind the Distributed ones.
@@ -160,7 +190,20 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return fmt.Errorf("migrate %s: %w\n%s", st.File, err, firstLine(st.SQL))
 		}
 	}
-	s.log.Info("clickhouse schema up to date", "statements", len(stmts))
+	fills, err := s.Dialect.Backfills()
+	if err != nil {
+		return err
+	}
+	for _, st := range fills {
+		start := time.Now()
+		if err := s.Conn.Exec(ctx, st.SQL); err != nil {
+			return fmt.Errorf("backfill %s: %w\n%s", st.File, err, firstLine(st.SQL))
+		}
+		if d := time.Since(start); d > time.Second {
+			s.log.Info("clickhouse rollup backfilled", "file", st.File, "took", d.Round(time.Millisecond))
+		}
+	}
+	s.log.Info("clickhouse schema up to date", "statements", len(stmts), "backfills", len(fills))
 	return nil
 }
 

@@ -67,6 +67,12 @@ func TestClusterDialect(t *testing.T) {
 			locals++
 		case strings.Contains(st.SQL, "ENGINE = Distributed(main, crm, "):
 			dists++
+		case strings.Contains(st.SQL, "MATERIALIZED VIEW"):
+			// A view reads and writes shard-local tables: an insert into a
+			// Distributed table reaches it on the shard that stores the rows.
+			if !strings.Contains(st.SQL, "TO crm.") || !strings.Contains(st.SQL, "_local AS") || !strings.Contains(st.SQL, "_local\nWHERE") {
+				t.Errorf("%s: view not local to local:\n%s", st.File, st.SQL)
+			}
 		default:
 			t.Errorf("%s: neither a replicated local table nor a distributed one:\n%s", st.File, st.SQL)
 		}
