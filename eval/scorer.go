@@ -3,6 +3,8 @@ package eval
 import (
 	"context"
 	"fmt"
+	"github.com/crmstream/crmstream/features"
+	"github.com/crmstream/crmstream/models"
 	"hash/fnv"
 	"log/slog"
 	"time"
@@ -33,7 +35,11 @@ type ScorerConfig struct {
 	Live         bool
 	IdleAfter    time.Duration
 	AdvanceEvery time.Duration
-	Logger       *slog.Logger
+	// Rules scores with the transparent rules alone (the scorer's --rules),
+	// instead of the learned lead and churn models the scorer runs by
+	// default.
+	Rules  bool
+	Logger *slog.Logger
 }
 
 // ScorerPipeline runs the scorer's own Worker — windows, features, models,
@@ -82,11 +88,19 @@ func NewScorerPipeline(c ScorerConfig) (*ScorerPipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("alert detector: %w", err)
 	}
+	var learned *scorer.Models
+	if !c.Rules {
+		// One pair of models shared by every worker, as in a scorer process.
+		if learned, err = newModels(); err != nil {
+			return nil, err
+		}
+	}
 	for i := range c.Partitions {
 		p.workers = append(p.workers, scorer.NewWorker(scorer.WorkerConfig{
 			Partition: int32(i),
 			Windows:   windows.Config{Mode: mode, Lateness: c.Lateness, IdleAfter: c.IdleAfter},
 			Detector:  det,
+			Models:    learned,
 			Now:       now,
 			Logger:    c.Logger,
 		}))
@@ -190,4 +204,26 @@ func (s *collectSink) Write(_ context.Context, b *scorer.Batch) error {
 	}
 	s.res.Alerts = append(s.res.Alerts, b.Alerts...)
 	return nil
+}
+
+// newModels builds fresh lead and churn models over the built-in feature
+// sets, the scorer's defaults before any champion is registered.
+func newModels() (*scorer.Models, error) {
+	ls, err := features.Lead()
+	if err != nil {
+		return nil, fmt.Errorf("lead features: %w", err)
+	}
+	as, err := features.Account()
+	if err != nil {
+		return nil, fmt.Errorf("account features: %w", err)
+	}
+	lead, err := models.New(models.LeadConfig(ls))
+	if err != nil {
+		return nil, fmt.Errorf("lead model: %w", err)
+	}
+	churn, err := models.New(models.ChurnConfig(as))
+	if err != nil {
+		return nil, fmt.Errorf("churn model: %w", err)
+	}
+	return &scorer.Models{Lead: lead, Churn: churn}, nil
 }

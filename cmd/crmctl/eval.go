@@ -20,7 +20,7 @@ func init() {
 func runEval(ctx context.Context, args []string) error {
 	cfg := eval.Config{Sim: simulator.DefaultConfig()}
 	var seed, days, partitions, warmup int
-	var strict, verbose, live bool
+	var strict, verbose, live, rules bool
 	f := cli.New("crmctl eval", "replay a simulated CRM world through the scorer's own code (windows, features, models, "+
 		"alert detector) in event time and compare its scores and alerts with the simulator's ground truth: lead and "+
 		"churn AUC beside the oracle's (the true probabilities), calibration, alert precision, recall and delay. "+
@@ -43,6 +43,7 @@ func runEval(ctx context.Context, args []string) error {
 	f.Int(&warmup, "warmup-days", "", 90, "days before leads and churn snapshots count (labels are still scarce)")
 	f.Duration(&cfg.LeadSnapshot, "lead-snapshot", "", 7*24*time.Hour, "read each lead's score this long after its creation")
 	f.Bool(&live, "live", "", false, "run the scorer live on a simulated wall clock that follows delivery time (Advance every 500 ms, alerts ahead of the watermark, retractions); adds wall delays")
+	f.Bool(&rules, "rules", "", false, "score with the transparent rules only (the scorer's --rules) instead of the learned models")
 	f.Bool(&strict, "strict", "", false, "fail unless every goal passes")
 	f.Bool(&verbose, "v", "", false, "log progress to stderr")
 	if err := f.Parse(args, os.Getenv); err != nil {
@@ -83,7 +84,7 @@ func runEval(ctx context.Context, args []string) error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	cfg.Logger = logger
 
-	p, err := eval.NewScorerPipeline(eval.ScorerConfig{Partitions: partitions, Live: live, Lateness: cfg.Lateness, Alerts: cfg.Alerts, Logger: logger})
+	p, err := eval.NewScorerPipeline(eval.ScorerConfig{Partitions: partitions, Live: live, Rules: rules, Lateness: cfg.Lateness, Alerts: cfg.Alerts, Logger: logger})
 	if err != nil {
 		return err
 	}
