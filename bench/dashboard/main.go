@@ -7,9 +7,20 @@
 //	go run ./bench/dashboard -events 10000000 -keep          # load, run, keep the database
 //	go run ./bench/dashboard -db crm_bench_ab12cd -clients 1,100,1000
 //
-// Clients and server share the machine, so the figures include the load
-// generator's own cost. Results are printed and written as JSON under
-// bench/results/ (not committed).
+// With -target the load goes to a dashboard-api running in another process
+// (its --rate-limit -1, the same JWT secret), so the server's figures do not
+// include the load generator's scheduling; the server percentiles then come
+// from its /metrics:
+//
+//	go build -o /tmp/dashboard-api ./cmd/dashboard-api
+//	CRM_CLICKHOUSE_DATABASE=crm_bench_ab12cd /tmp/dashboard-api --rate-limit -1 &
+//	go run ./bench/dashboard -db crm_bench_ab12cd -target http://127.0.0.1:8080
+//
+// In process, clients and server share the machine and the Go runtime, so
+// the figures include the load generator's own cost. Uncached query times
+// are measured for the rollup and, for comparison, for the raw events
+// (-raw). Results are printed and written as JSON under bench/results/ (not
+// committed).
 package main
 
 import (
@@ -34,6 +45,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/crmstream/crmstream/dashboard"
 	"github.com/crmstream/crmstream/dashboard/auth"
@@ -58,6 +71,10 @@ type config struct {
 	rates      []float64
 	maxThreads int
 	uncached   bool
+	target     string
+	secret     string
+	raw        bool
+	prefix     string
 }
 
 func main() {
@@ -76,6 +93,10 @@ func main() {
 	flag.StringVar(&c.out, "out", "bench/results", "directory for the JSON results")
 	flag.IntVar(&c.maxThreads, "max-threads", 0, "ClickHouse max_threads per dashboard query (0 = server default)")
 	flag.BoolVar(&c.uncached, "uncached", true, "also time the queries without the cache (a cache miss)")
+	flag.StringVar(&c.target, "target", "", "drive a dashboard-api running in another process at this base URL (e.g. http://127.0.0.1:8080) instead of one in process")
+	flag.StringVar(&c.secret, "jwt-secret", auth.DevSecret, "HS256 secret of the tokens (the target's --jwt-secret)")
+	flag.StringVar(&c.prefix, "db-prefix", "crm_bench", "name prefix of the database a load creates")
+	flag.BoolVar(&c.raw, "raw", true, "also time the uncached funnel on raw events and hot leads with the FINAL ranking (the cost before the rollup)")
 	var rates string
 	flag.StringVar(&rates, "rates", "0,1", "per-client request rates to run: 0 = closed loop (each client sends as soon as it has its answer), r > 0 = open loop, r requests/s per client, latency measured from the scheduled send time")
 	flag.Parse()
@@ -116,6 +137,45 @@ type result struct {
 	// From the server's own histogram (handler time, without client-side
 	// queueing): the upper bound of the bucket holding the 99th percentile.
 	ServerP99ms float64 `json:"server_p99_le_ms"`
+	Load        string  `json:"load_average"` // /proc/loadavg after the phase
+}
+
+type gatherer interface {
+	Gather() ([]*dto.MetricFamily, error)
+}
+
+// remoteMetrics gathers a server's metrics from its /metrics page.
+type remoteMetrics string
+
+func (u remoteMetrics) Gather() ([]*dto.MetricFamily, error) {
+	res, err := http.Get(string(u))
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	m, err := p.TextToMetricFamilies(res.Body)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*dto.MetricFamily, 0, len(m))
+	for _, mf := range m {
+		out = append(out, mf)
+	}
+	return out, nil
+}
+
+// loadAverage is the 1, 5 and 15 min load of the machine (Linux).
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func run(c config) error {
@@ -125,7 +185,7 @@ func run(c config) error {
 	if c.db == "" {
 		var drop func() error
 		var err error
-		store, drop, err = dashtest.Create(ctx, c.addr, "crm_bench", c.pool)
+		store, drop, err = dashtest.Create(ctx, c.addr, c.prefix, c.pool)
 		if err != nil {
 			return err
 		}
@@ -176,22 +236,36 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	secret := []byte(auth.DevSecret)
-	v, _ := auth.NewVerifier(auth.Config{Secret: secret})
-	srv, err := dashboard.New(dashboard.Config{Reader: reader, Verifier: v, CacheTTL: c.cacheTTL, RateLimit: -1, Registerer: reg, Gatherer: reg,
-		AuditQueue: 100_000, AuditBatch: 10_000, SSEBuffer: 16})
+	rawReader, err := reports.New(reports.Config{Conn: store.Conn, Database: store.DB, MaxConcurrent: c.pool, MaxThreads: c.maxThreads, RawFunnel: true})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
+	secret := []byte(c.secret)
+	var base string
+	var metrics gatherer = reg
+	if c.target != "" {
+		base = strings.TrimSuffix(c.target, "/")
+		metrics = remoteMetrics(base + "/metrics")
+		report["target"] = base
+	} else {
+		v, _ := auth.NewVerifier(auth.Config{Secret: secret})
+		srv, err := dashboard.New(dashboard.Config{Reader: reader, Verifier: v, CacheTTL: c.cacheTTL, RateLimit: -1, Registerer: reg, Gatherer: reg,
+			AuditQueue: 100_000, AuditBatch: 10_000, SSEBuffer: 16})
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		sctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- srv.Serve(sctx, ln) }()
+		defer func() { stop(); <-done }()
+		base = "http://" + ln.Addr().String()
 	}
-	sctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(sctx, ln) }()
-	defer func() { stop(); <-done }()
-	base := "http://" + ln.Addr().String()
+	report["load_average_before"] = loadAverage()
+	fmt.Println("load average:", loadAverage())
 
 	// Uncached query cost: what a cache miss costs.
 	now := time.Now().UTC()
@@ -211,10 +285,36 @@ func run(c config) error {
 			return err
 		},
 	}
+	if c.raw {
+		queries["raw: funnel 24h by hour"] = func() error {
+			_, err := rawReader.Funnel(ctx, reports.FunnelRequest{From: to.Add(-24 * time.Hour), To: to, Bucket: reports.Hour, Stages: reports.DefaultStages()})
+			return err
+		}
+		queries["raw: funnel 7d by day, by source"] = func() error {
+			_, err := rawReader.Funnel(ctx, reports.FunnelRequest{From: to.Add(-7 * 24 * time.Hour), To: to, Bucket: reports.Day, GroupBy: reports.BySource, Stages: reports.DefaultStages()})
+			return err
+		}
+		queries["raw: hot leads FINAL ranking"] = func() error {
+			rows, err := store.Conn.Query(ctx, "SELECT lead_id FROM "+store.DB+".lead_current FINAL WHERE converted = 0 ORDER BY score DESC, event_time DESC, lead_id LIMIT 0, 26")
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+			}
+			rows.Close()
+			return rows.Err()
+		}
+	}
 	if !c.uncached {
 		queries = nil
 	}
-	for name, q := range queries {
+	names := make([]string, 0, len(queries))
+	for name := range queries {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		q := queries[name]
 		var ds []time.Duration
 		for range 3 {
 			s := time.Now()
@@ -243,22 +343,23 @@ func run(c config) error {
 		_ = load(base, ep.path, tokens[:1], 0, 0)
 		for _, rate := range c.rates {
 			for _, n := range c.clients {
-				before := serverHist(reg, ep.route)
+				before := serverHist(metrics, ep.route)
 				r := load(base, ep.path, tokens[:n], c.duration, rate)
-				r.ServerP99ms = histP99(before, serverHist(reg, ep.route))
+				r.ServerP99ms = histP99(before, serverHist(metrics, ep.route))
+				r.Load = loadAverage()
 				r.Name = ep.name
 				results = append(results, r)
 				mode := "closed"
 				if rate > 0 {
 					mode = fmt.Sprintf("open %g/s", rate)
 				}
-				fmt.Printf("%-10s %-10s clients=%-5d requests=%-8d errors=%-4d rps=%-8.0f p50=%.2fms p90=%.2fms p99=%.2fms max=%.1fms server-p99<=%gms\n",
-					r.Name, mode, r.Clients, r.Requests, r.Errors, r.RPS, r.P50ms, r.P90ms, r.P99ms, r.Maxms, r.ServerP99ms)
+				fmt.Printf("%-10s %-10s clients=%-5d requests=%-8d errors=%-4d rps=%-8.0f p50=%.2fms p90=%.2fms p99=%.2fms max=%.1fms server-p99<=%gms load=%s\n",
+					r.Name, mode, r.Clients, r.Requests, r.Errors, r.RPS, r.P50ms, r.P90ms, r.P99ms, r.Maxms, r.ServerP99ms, r.Load)
 			}
 		}
 	}
 	report["http"] = results
-	report["clickhouse_acquire"] = acquireStats(reg)
+	report["clickhouse_acquire"] = acquireStats(metrics)
 	fmt.Printf("clickhouse pool acquisition: %+v\n", report["clickhouse_acquire"])
 
 	if c.sseClients > 0 {
