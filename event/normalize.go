@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/nyaruka/phonenumbers"
 	"golang.org/x/text/language"
 	"golang.org/x/text/language/display"
@@ -36,6 +37,17 @@ func (e *Event) Normalize() {
 	c.Phone = NormalizePhone(c.Phone, c.Country)
 }
 
+// phoneCache remembers normalized phone numbers: a lead sends the same
+// number with every identified event, and parsing one costs tens of
+// microseconds (phonenumbers' regular expressions), more than the rest of
+// Parse. Bounded, safe for concurrent use.
+var phoneCache = func() *lru.Cache[phoneKey, string] {
+	c, _ := lru.New[phoneKey, string](1 << 16)
+	return c
+}()
+
+type phoneKey struct{ phone, region string }
+
 // NormalizePhone returns phone in E.164 (+4930123456) when it parses as a
 // possible number, taking region (ISO alpha-2) as the default for numbers
 // written without a country code; otherwise the trimmed input.
@@ -44,6 +56,16 @@ func NormalizePhone(phone, region string) string {
 	if phone == "" || (len(phone) > 1 && phone[0] == '+' && isDigits(phone[1:]) && len(phone) <= 16) {
 		return phone // empty, or already E.164
 	}
+	k := phoneKey{phone, region}
+	if v, ok := phoneCache.Get(k); ok {
+		return v
+	}
+	v := normalizePhone(phone, region)
+	phoneCache.Add(k, v)
+	return v
+}
+
+func normalizePhone(phone, region string) string {
 	if region == "" || len(region) != 2 {
 		region = "ZZ" // unknown region: only numbers with a leading + parse
 	}

@@ -67,7 +67,7 @@ type wireContact struct {
 // naming the field and the rule. Unknown top-level fields are ignored, as the
 // schema allows. Parse never panics.
 func Parse(b []byte) (Event, error) {
-	e, err := decode(b, false)
+	e, err := decodeUntrusted(b)
 	if err != nil {
 		return Event{}, err
 	}
