@@ -20,7 +20,10 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 docker-compose --project-directory . -f docker-compose.yml config -q
-docker-compose --project-directory . -f docker-compose.yml --profile sim config --services | grep -qx simulator
+# Captured first: grep -q exits at the first match, and under pipefail the
+# writer's SIGPIPE would fail the script at random.
+services=$(docker-compose --project-directory . -f docker-compose.yml --profile sim config --services)
+grep -qx simulator <<<"$services"
 echo "validate-deploy: docker-compose.yml ok"
 
 go test -count=1 ./deploy/
