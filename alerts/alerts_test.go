@@ -139,7 +139,7 @@ func TestStateRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(&got, st) {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", got, *st)
 	}
-	t.Logf("snapshot %d bytes, %d flows", len(b), len(st.flows))
+	t.Logf("snapshot %d bytes, %d flows", len(b), len(st.rx().flows))
 	// A version 1 snapshot (no firstScore at the end) still decodes.
 	v1 := append([]byte{1}, b[1:len(b)-binary.PutVarint(make([]byte, 10), st.firstScore)]...)
 	var old State
@@ -198,13 +198,13 @@ func TestStateBounded(t *testing.T) {
 		e := &event.Event{ID: fmt.Sprint("e", i), Type: typ, LeadID: "l1", OccurredAt: at,
 			Properties: event.Properties{{Key: "flow", Kind: event.KindString, Str: fmt.Sprint("f", i%20)}}}
 		d.OnEvent(st, e, at, &out)
-		if len(st.flows) > d.cfg.MaxFlows {
-			t.Fatalf("event %d: %d flows kept", i, len(st.flows))
+		if len(st.rx().flows) > d.cfg.MaxFlows {
+			t.Fatalf("event %d: %d flows kept", i, len(st.rx().flows))
 		}
 	}
 	d.OnTimer(st, at.Add(3*time.Hour), &out)
-	if len(st.flows) != 0 {
-		t.Fatalf("%d flows kept after every attempt finished and the retract window passed", len(st.flows))
+	if len(st.rx().flows) != 0 {
+		t.Fatalf("%d flows kept after every attempt finished and the retract window passed", len(st.rx().flows))
 	}
 	b, _ := st.MarshalBinary()
 	if len(b) > 200 {

@@ -125,41 +125,36 @@ func (d *Detector) OnEvent(st *State, e *event.Event, now time.Time, out *Output
 		st.key = e.Key()
 	}
 	if e.LeadID != "" {
-		st.lead = e.LeadID
+		st.isLead = true // e.Key() is the lead id
 	}
-	if e.AccountID != "" {
-		st.account = e.AccountID
-	}
-	if e.OwnerID != "" {
-		st.owner = e.OwnerID
-	}
+	st.SetParties(e.AccountID, e.OwnerID)
 	st.seen = max(st.seen, t)
 
-	if e.Type.IsConversion() && st.lead != "" {
+	if e.Type.IsConversion() && st.isLead {
 		if st.convertedAt == 0 || t < st.convertedAt {
-			st.convertedAt, st.convertedID = t, e.ID
+			st.convertedAt = t
 		}
 		d.retractConverted(st, t, e.ID, out)
 	}
 	if IsPayment(e.Type) {
-		st.paidAt = max(st.paidAt, t)
+		x := st.ext()
+		x.paidAt = max(x.paidAt, t)
 		if e.Type == event.SubscriptionStarted {
-			d.touch(st, &st.acctQuiet, t, n, e.ID, out)
+			d.touch(st, &x.acctQuiet, t, n, e.ID, out)
 		}
 	}
 	if e.Type == event.SubscriptionCancelled {
-		if t > st.cancelAt {
-			st.cancelAt, st.cancelID = t, e.ID
-		}
-		if q := &st.acctQuiet; q.live && t <= q.firedDeadline && st.cancelAt > st.paidAt {
+		x := st.ext()
+		x.cancelAt = max(x.cancelAt, t)
+		if q := &x.acctQuiet; q.live && t <= q.firedDeadline && x.cancelAt > x.paidAt {
 			q.live = false
 			d.emit(st, d.inactivityAlert(st, q, "account", Retracted, e.ID), out)
 		}
 	}
 	if IsAccountActivity(e.Type) {
-		d.touch(st, &st.acctQuiet, t, n, e.ID, out)
+		d.touch(st, &st.ext().acctQuiet, t, n, e.ID, out)
 	}
-	if IsLeadActivity(e.Type) && st.lead != "" {
+	if IsLeadActivity(e.Type) && st.isLead {
 		d.touch(st, &st.leadQuiet, t, n, e.ID, out)
 	}
 	if IsEngagement(e.Type) && st.engaged < 1<<31 {
@@ -202,9 +197,7 @@ func (d *Detector) OnTimer(st *State, now time.Time, out *Output) {
 func (d *Detector) OnLeadScore(st *State, s Score, now time.Time, out *Output) {
 	c := &d.cfg
 	t, v := ms(s.EventTime), s.Value
-	if st.lead == "" {
-		st.lead = st.key
-	}
+	st.isLead = true
 	prev := st.score
 	if !st.hasScore || t < st.firstScore {
 		st.firstScore = t
@@ -280,18 +273,19 @@ func (d *Detector) OnLeadScore(st *State, s Score, now time.Time, out *Output) {
 func (d *Detector) OnChurnScore(st *State, s Score, now time.Time, out *Output) {
 	c := &d.cfg
 	t, v := ms(s.EventTime), s.Value
-	if st.account == "" && st.lead == "" {
+	if st.account == "" && !st.isLead {
 		st.account = st.key
 	}
-	prev := st.churn
-	st.churn = v
-	if st.churnHigh && v < c.ChurnThreshold-c.ChurnRearm {
-		st.churnHigh = false
+	x := st.ext()
+	prev := x.churn
+	x.churn = v
+	if x.churnHigh && v < c.ChurnThreshold-c.ChurnRearm {
+		x.churnHigh = false
 	}
-	if !st.churnHigh && v >= c.ChurnThreshold {
-		st.churnHigh = true
+	if !x.churnHigh && v >= c.ChurnThreshold {
+		x.churnHigh = true
 		switch {
-		case st.cancelAt > st.paidAt && st.cancelAt <= t:
+		case x.cancelAt > x.paidAt && x.cancelAt <= t:
 			d.suppressed.WithLabelValues(string(ChurnRisk), "churned").Inc()
 		case d.cooling(st, ChurnRisk, t):
 		default:
@@ -312,39 +306,47 @@ func (d *Detector) OnChurnScore(st *State, s Score, now time.Time, out *Output) 
 // and requests the next timer.
 func (d *Detector) due(st *State, now int64, out *Output) {
 	c := &d.cfg
-	for i := range st.flows {
-		f := &st.flows[i]
-		if f.status != flowOpen || now <= f.deadline {
-			continue
-		}
-		d.fireFlow(st, f, now, out)
-	}
-	d.dueQuiet(st, &st.acctQuiet, "account", now, now, out)
-	d.dueQuiet(st, &st.leadQuiet, "lead", now, now, out)
-
-	// Prune: finished attempts once no late event can change them.
 	keep := c.RetractWindow.Milliseconds()
-	st.flows = slices.DeleteFunc(st.flows, func(f flow) bool {
-		return f.status != flowOpen && now > f.deadline+keep
-	})
-	if over := len(st.flows) - c.MaxFlows; over > 0 {
-		// Drop the oldest finished attempts first, then the oldest open ones.
-		for i := 0; i < len(st.flows) && over > 0; {
-			if st.flows[i].status == flowDone || st.flows[i].status == flowOrphan {
-				st.flows = slices.Delete(st.flows, i, i+1)
-				over--
+	if x := st.x; x != nil {
+		for i := range x.flows {
+			f := &x.flows[i]
+			if f.status != flowOpen || now <= f.deadline {
 				continue
 			}
-			i++
+			d.fireFlow(st, f, now, out)
 		}
-		if over > 0 {
-			st.flows = slices.Delete(st.flows, 0, over)
-		}
+		d.dueQuiet(st, &x.acctQuiet, "account", now, now, out)
 	}
-	for _, q := range []*quiet{&st.acctQuiet, &st.leadQuiet} {
-		if q.live && now > q.firedDeadline+keep {
+	d.dueQuiet(st, &st.leadQuiet, "lead", now, now, out)
+
+	if x := st.x; x != nil {
+		// Prune: finished attempts once no late event can change them.
+		x.flows = slices.DeleteFunc(x.flows, func(f flow) bool {
+			return f.status != flowOpen && now > f.deadline+keep
+		})
+		if over := len(x.flows) - c.MaxFlows; over > 0 {
+			// Drop the oldest finished attempts first, then the oldest open ones.
+			for i := 0; i < len(x.flows) && over > 0; {
+				if x.flows[i].status == flowDone || x.flows[i].status == flowOrphan {
+					x.flows = slices.Delete(x.flows, i, i+1)
+					over--
+					continue
+				}
+				i++
+			}
+			if over > 0 {
+				x.flows = slices.Delete(x.flows, 0, over)
+			}
+		}
+		if len(x.flows) == 0 {
+			x.flows = nil // a key's one-off attempt leaves no array behind
+		}
+		if q := &x.acctQuiet; q.live && now > q.firedDeadline+keep {
 			q.live = false
 		}
+	}
+	if q := &st.leadQuiet; q.live && now > q.firedDeadline+keep {
+		q.live = false
 	}
 
 	if next := d.next(st); next != 0 && (st.timerAt == 0 || next < st.timerAt || st.timerAt <= now) {
@@ -361,13 +363,15 @@ func (d *Detector) next(st *State) int64 {
 			n = t
 		}
 	}
-	for i := range st.flows {
-		if st.flows[i].status == flowOpen {
-			at(st.flows[i].deadline + 1)
+	if x := st.x; x != nil {
+		for i := range x.flows {
+			if x.flows[i].status == flowOpen {
+				at(x.flows[i].deadline + 1)
+			}
 		}
-	}
-	if dl, ok := d.quietDeadline(st, &st.acctQuiet, "account"); ok {
-		at(dl + 1)
+		if dl, ok := d.quietDeadline(st, &x.acctQuiet, "account"); ok {
+			at(dl + 1)
+		}
 	}
 	if dl, ok := d.quietDeadline(st, &st.leadQuiet, "lead"); ok {
 		at(dl + 1)
@@ -378,7 +382,7 @@ func (d *Detector) next(st *State) int64 {
 // cooling reports (and counts) whether an alert of kind at condition time t
 // falls in the cooldown of the previous one.
 func (d *Detector) cooling(st *State, k Kind, t int64) bool {
-	last := st.lastFire[kindIndex(k)]
+	last := st.rx().lastFire[kindIndex(k)]
 	if last != 0 && abs(t-last) < d.cfg.Cooldown[k].Milliseconds() {
 		d.suppressed.WithLabelValues(string(k), "cooldown").Inc()
 		return true
@@ -391,11 +395,11 @@ func (d *Detector) base(st *State, k Kind, id string, cond, now int64) Alert {
 	wall := d.wall().UTC()
 	score := st.score
 	if k == ChurnRisk {
-		score = st.churn
+		score = st.rx().churn
 	}
 	return Alert{
 		ID: id, Kind: k,
-		LeadID: st.lead, AccountID: st.account, OwnerID: st.owner,
+		LeadID: st.lead(), AccountID: st.account, OwnerID: st.owner,
 		FiredAt: wall, EventTime: tm(cond), Status: Fired, Score: score,
 		Details:   Details{DetectedAt: tm(now)},
 		UpdatedAt: wall,
@@ -406,7 +410,7 @@ func (d *Detector) base(st *State, k Kind, id string, cond, now int64) Alert {
 func (d *Detector) emit(st *State, a Alert, out *Output) {
 	switch a.Status {
 	case Fired:
-		st.lastFire[kindIndex(a.Kind)] = ms(a.EventTime)
+		st.ext().lastFire[kindIndex(a.Kind)] = ms(a.EventTime)
 		d.fired.WithLabelValues(string(a.Kind)).Inc()
 	case Retracted:
 		d.retracted.WithLabelValues(string(a.Kind)).Inc()
@@ -420,8 +424,11 @@ func (d *Detector) emit(st *State, a Alert, out *Output) {
 // the newest one started at or before t.
 func (st *State) current(name string, t int64) *flow {
 	var c *flow
-	for i := range st.flows {
-		f := &st.flows[i]
+	if st.x == nil {
+		return nil
+	}
+	for i := range st.x.flows {
+		f := &st.x.flows[i]
 		if f.name == name && f.status != flowOrphan && f.start <= t && (c == nil || f.start >= c.start) {
 			c = f
 		}
@@ -432,8 +439,9 @@ func (st *State) current(name string, t int64) *flow {
 func (d *Detector) flowStarted(st *State, e *event.Event, t int64) {
 	name := e.Properties.String("flow")
 	timeout := d.cfg.Timeout(name).Milliseconds()
-	for i := range st.flows {
-		f := &st.flows[i]
+	x := st.ext()
+	for i := range x.flows {
+		f := &x.flows[i]
 		if f.name != name {
 			continue
 		}
@@ -443,7 +451,7 @@ func (d *Detector) flowStarted(st *State, e *event.Event, t int64) {
 		if f.status == flowOrphan && f.start >= t && f.start <= t+timeout {
 			// The completion arrived first: this attempt is already done.
 			f.status, f.start, f.startID, f.deadline = flowDone, t, e.ID, t+timeout
-			slices.SortStableFunc(st.flows, func(a, b flow) int { return cmpInt(a.start, b.start) })
+			slices.SortStableFunc(x.flows, func(a, b flow) int { return cmpInt(a.start, b.start) })
 			return
 		}
 	}
@@ -455,8 +463,8 @@ func (d *Detector) flowStarted(st *State, e *event.Event, t int64) {
 	}
 	f := flow{name: name, status: flowOpen, start: t, startID: e.ID, deadline: t + timeout}
 	setCart(&f, e)
-	i, _ := slices.BinarySearchFunc(st.flows, t, func(f flow, t int64) int { return cmpInt(f.start, t+1) })
-	st.flows = slices.Insert(st.flows, i, f)
+	i, _ := slices.BinarySearchFunc(x.flows, t, func(f flow, t int64) int { return cmpInt(f.start, t+1) })
+	x.flows = slices.Insert(x.flows, i, f)
 }
 
 func (d *Detector) flowStep(st *State, e *event.Event, t int64) {
@@ -476,8 +484,9 @@ func (d *Detector) flowCompleted(st *State, e *event.Event, t, now int64, out *O
 	name := e.Properties.String("flow")
 	c := st.current(name, t)
 	if c == nil {
-		st.flows = append(st.flows, flow{name: name, status: flowOrphan, start: t, startID: e.ID, deadline: t})
-		slices.SortStableFunc(st.flows, func(a, b flow) int { return cmpInt(a.start, b.start) })
+		x := st.ext()
+		x.flows = append(x.flows, flow{name: name, status: flowOrphan, start: t, startID: e.ID, deadline: t})
+		slices.SortStableFunc(x.flows, func(a, b flow) int { return cmpInt(a.start, b.start) })
 		return
 	}
 	switch c.status {
@@ -565,8 +574,8 @@ func (d *Detector) flowAlert(st *State, f *flow, status Status, by, why string) 
 // retractConverted retracts lead alerts whose condition came after a
 // conversion at t that arrived late.
 func (d *Detector) retractConverted(st *State, t int64, by string, out *Output) {
-	for i := range st.flows {
-		f := &st.flows[i]
+	for i := range st.rx().flows {
+		f := &st.x.flows[i]
 		if f.status == flowFired && t <= f.deadline {
 			f.status = flowDone
 			d.emit(st, d.flowAlert(st, f, Retracted, by, "the lead had converted before"), out)
@@ -584,7 +593,7 @@ func (d *Detector) retractConverted(st *State, t int64, by string, out *Output) 
 // alert wrong.
 func (d *Detector) touch(st *State, q *quiet, t, clock int64, id string, out *Output) {
 	subject := "lead"
-	if q == &st.acctQuiet {
+	if q != &st.leadQuiet {
 		subject = "account"
 	}
 	// Activity after the deadline ends a spell that had already reached it:
@@ -611,12 +620,12 @@ func (d *Detector) quietDeadline(st *State, q *quiet, subject string) (int64, bo
 	if subject == "account" {
 		// Accounts only: a lead's subscription_started is its conversion,
 		// not a paying account to watch.
-		if st.lead != "" || st.paidAt == 0 || st.cancelAt >= st.paidAt {
+		if x := st.rx(); st.isLead || x.paidAt == 0 || x.cancelAt >= x.paidAt {
 			return 0, false
 		}
 		return q.base + d.cfg.AccountQuiet.Milliseconds(), true
 	}
-	if st.lead == "" || st.convertedAt != 0 || st.engaged < uint32(d.cfg.EngagedMin) {
+	if !st.isLead || st.convertedAt != 0 || st.engaged < uint32(d.cfg.EngagedMin) {
 		return 0, false
 	}
 	return q.base + d.cfg.LeadQuiet.Milliseconds(), true

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"unsafe"
 )
 
 // State is the detector's memory of one key (a lead, else an account). The
@@ -14,34 +15,87 @@ import (
 //
 // A State is owned by one partition worker: not safe for concurrent use.
 // All times are Unix milliseconds of event time unless named "wall".
+//
+// The layout is sized for a million keys per process: what every lead uses
+// is inline (about 200 bytes), what few keys need — flow attempts, account
+// payment and inactivity tracking, churn, cooldowns — lives in a stateExtra
+// allocated on first use. The lead id is the key itself (a flag), and the
+// event ids of conversions and cancellations, which no alert shows, are not
+// kept.
 type State struct {
-	key, lead, account, owner string
+	key, account, owner string
 
-	seen int64 // newest event time seen
-
+	seen        int64 // newest event time seen
 	convertedAt int64 // earliest conversion (deal_won, subscription_started of a lead); 0 none
-	convertedID string
-	paidAt      int64 // newest payment event (subscription started/renewed, plan change)
-	cancelAt    int64 // newest subscription_cancelled
-	cancelID    string
-	engaged     uint32 // engagement events seen, saturating
+	firstScore  int64 // event time of the first lead score: the rise rule needs a baseline
+	score       float64
+	timerAt     int64 // the timer requested and not yet fired; 0 none
 
 	leadQuiet quiet // engaged lead gone quiet
+
+	rise []scorePoint // scores within HotRiseWindow, ascending: front is the minimum
+	x    *stateExtra  // nil until a key needs it
+
+	engaged  uint32 // engagement events seen, saturating
+	isLead   bool   // the key is a lead id (its events carry lead_id = key)
+	hasScore bool
+	hotHigh  bool // a hot_lead fired and the score has not fallen below the rearm level
+}
+
+// stateExtra is the part of a State that most keys never need.
+type stateExtra struct {
+	paidAt    int64 // newest payment event (subscription started/renewed, plan change)
+	cancelAt  int64 // newest subscription_cancelled
 	acctQuiet quiet // paying account without login / feature use
+	flows     []flow
+	lastFire  [numKinds]int64 // condition time of the newest alert per kind (cooldown)
+	churn     float64
+	churnHigh bool // a churn_risk fired (or was suppressed) and the probability has not rearmed
+}
 
-	flows []flow
+// noExtra is what a State without stateExtra reads; never written.
+var noExtra stateExtra
 
-	lastFire [numKinds]int64 // condition time of the newest alert per kind (cooldown)
+// ext returns the extra part, allocating it for a write.
+func (s *State) ext() *stateExtra {
+	if s.x == nil {
+		s.x = new(stateExtra)
+	}
+	return s.x
+}
 
-	score      float64 // newest lead score, 0–100
-	hasScore   bool
-	firstScore int64        // event time of the first lead score: the rise rule needs a baseline
-	hotHigh    bool         // a hot_lead fired and the score has not fallen below the rearm level
-	rise       []scorePoint // scores within HotRiseWindow, ascending: front is the minimum
-	churn      float64
-	churnHigh  bool // a churn_risk fired (or was suppressed) and the probability has not rearmed
+// rx returns the extra part for reading; do not write through it.
+func (s *State) rx() *stateExtra {
+	if s.x == nil {
+		return &noExtra
+	}
+	return s.x
+}
 
-	timerAt int64 // the timer requested and not yet fired; 0 none
+// lead returns the lead id of the key, "" for an account.
+func (s *State) lead() string {
+	if s.isLead {
+		return s.key
+	}
+	return ""
+}
+
+// Account returns the newest account id seen on the key's events.
+func (s *State) Account() string { return s.account }
+
+// Owner returns the newest owner id seen on the key's events.
+func (s *State) Owner() string { return s.owner }
+
+// SetParties records the account and owner of the key's newest event, like
+// OnEvent does. A caller that interns these strings (one copy per partition,
+// not per key) sets them first: OnEvent keeps an equal value it already has.
+func (s *State) SetParties(account, owner string) {
+	if account != "" && account != s.account {
+		s.account = account
+	}
+	if owner != "" && owner != s.owner {
+		s.owner = owner
+	}
 }
 
 const numKinds = 5
@@ -107,11 +161,14 @@ func (s *State) Key() string { return s.key }
 
 // Size estimates the bytes s holds, for state-size metrics.
 func (s *State) Size() int {
-	n := 200 + len(s.key) + len(s.lead) + len(s.account) + len(s.owner) + len(s.convertedID) +
-		len(s.cancelID) + len(s.leadQuiet.baseID) + len(s.acctQuiet.baseID) + 16*len(s.rise)
-	for i := range s.flows {
-		f := &s.flows[i]
-		n += 80 + len(f.name) + len(f.startID) + len(f.step) + len(f.stepID) + len(f.currency)
+	n := int(unsafe.Sizeof(*s)) + len(s.key) + len(s.account) + len(s.owner) +
+		len(s.leadQuiet.baseID) + len(s.leadQuiet.firedBaseID) + 16*cap(s.rise)
+	if x := s.x; x != nil {
+		n += int(unsafe.Sizeof(*x)) + len(x.acctQuiet.baseID) + len(x.acctQuiet.firedBaseID)
+		for i := range x.flows {
+			f := &x.flows[i]
+			n += int(unsafe.Sizeof(*f)) + len(f.name) + len(f.startID) + len(f.step) + len(f.stepID) + len(f.currency)
+		}
 	}
 	return n
 }
@@ -122,21 +179,25 @@ const stateVersion = 2 // 2: firstScore
 
 // AppendBinary appends a compact snapshot of s to dst (varints and
 // length-prefixed strings, about 100–300 bytes for a typical key).
+//
+// The layout is version 2's; the conversion and cancellation event ids it
+// has room for are written empty (no alert uses them).
 func (s *State) AppendBinary(dst []byte) ([]byte, error) {
+	x := s.rx()
 	w := writer{b: dst}
 	w.byte(stateVersion)
 	w.str(s.key)
-	w.str(s.lead)
+	w.str(s.lead())
 	w.str(s.account)
 	w.str(s.owner)
 	w.int(s.seen)
 	w.int(s.convertedAt)
-	w.str(s.convertedID)
-	w.int(s.paidAt)
-	w.int(s.cancelAt)
-	w.str(s.cancelID)
+	w.str("") // conversion event id
+	w.int(x.paidAt)
+	w.int(x.cancelAt)
+	w.str("") // cancellation event id
 	w.uint(uint64(s.engaged))
-	for _, q := range []*quiet{&s.leadQuiet, &s.acctQuiet} {
+	for _, q := range []*quiet{&s.leadQuiet, &x.acctQuiet} {
 		w.int(q.base)
 		w.str(q.baseID)
 		w.int(q.firedBase)
@@ -145,9 +206,9 @@ func (s *State) AppendBinary(dst []byte) ([]byte, error) {
 		w.str(q.firedBaseID)
 		w.int(q.firedWall)
 	}
-	w.uint(uint64(len(s.flows)))
-	for i := range s.flows {
-		f := &s.flows[i]
+	w.uint(uint64(len(x.flows)))
+	for i := range x.flows {
+		f := &x.flows[i]
 		w.str(f.name)
 		w.byte(byte(f.status))
 		w.int(f.start)
@@ -160,7 +221,7 @@ func (s *State) AppendBinary(dst []byte) ([]byte, error) {
 		w.str(f.currency)
 		w.int(f.firedWall)
 	}
-	for _, t := range s.lastFire {
+	for _, t := range x.lastFire {
 		w.int(t)
 	}
 	w.float(s.score)
@@ -171,8 +232,8 @@ func (s *State) AppendBinary(dst []byte) ([]byte, error) {
 		w.int(p.at)
 		w.float(p.score)
 	}
-	w.float(s.churn)
-	w.bool(s.churnHigh)
+	w.float(x.churn)
+	w.bool(x.churnHigh)
 	w.int(s.timerAt)
 	w.int(s.firstScore)
 	return w.b, nil
@@ -198,18 +259,23 @@ func (s *State) UnmarshalBinary(b []byte) error {
 		return fmt.Errorf("%w: version %d", ErrCorruptState, v)
 	}
 	var n State
+	var x stateExtra
 	n.key = r.str()
-	n.lead = r.str()
+	lead := r.str()
+	n.isLead = lead != ""
+	if n.isLead && n.key == "" {
+		n.key = lead
+	}
 	n.account = r.str()
 	n.owner = r.str()
 	n.seen = r.int()
 	n.convertedAt = r.int()
-	n.convertedID = r.str()
-	n.paidAt = r.int()
-	n.cancelAt = r.int()
-	n.cancelID = r.str()
+	_ = r.str() // conversion event id (versions ≤ 2 kept it)
+	x.paidAt = r.int()
+	x.cancelAt = r.int()
+	_ = r.str() // cancellation event id
 	n.engaged = uint32(min(r.uint(), math.MaxUint32))
-	for _, q := range []*quiet{&n.leadQuiet, &n.acctQuiet} {
+	for _, q := range []*quiet{&n.leadQuiet, &x.acctQuiet} {
 		q.base = r.int()
 		q.baseID = r.str()
 		q.firedBase = r.int()
@@ -220,10 +286,10 @@ func (s *State) UnmarshalBinary(b []byte) error {
 	}
 	nf := r.count(12)
 	if nf > 0 {
-		n.flows = make([]flow, nf)
+		x.flows = make([]flow, nf)
 	}
-	for i := range n.flows {
-		f := &n.flows[i]
+	for i := range x.flows {
+		f := &x.flows[i]
 		f.name = r.str()
 		f.status = flowStatus(r.byte())
 		if f.status > flowOrphan {
@@ -239,8 +305,8 @@ func (s *State) UnmarshalBinary(b []byte) error {
 		f.currency = r.str()
 		f.firedWall = r.int()
 	}
-	for i := range n.lastFire {
-		n.lastFire[i] = r.int()
+	for i := range x.lastFire {
+		x.lastFire[i] = r.int()
 	}
 	n.score = r.float()
 	n.hasScore = r.bool()
@@ -252,8 +318,8 @@ func (s *State) UnmarshalBinary(b []byte) error {
 	for i := range n.rise {
 		n.rise[i] = scorePoint{at: r.int(), score: r.float()}
 	}
-	n.churn = r.float()
-	n.churnHigh = r.bool()
+	x.churn = r.float()
+	x.churnHigh = r.bool()
 	n.timerAt = r.int()
 	if v >= 2 {
 		n.firstScore = r.int()
@@ -264,9 +330,18 @@ func (s *State) UnmarshalBinary(b []byte) error {
 	if r.err != nil {
 		return r.fail()
 	}
-	slices.SortStableFunc(n.flows, func(a, b flow) int { return cmpInt(a.start, b.start) })
+	slices.SortStableFunc(x.flows, func(a, b flow) int { return cmpInt(a.start, b.start) })
+	if !x.empty() {
+		n.x = &x
+	}
 	*s = n
 	return nil
+}
+
+// empty reports whether x holds nothing (a State need not allocate it).
+func (x *stateExtra) empty() bool {
+	return x.paidAt == 0 && x.cancelAt == 0 && x.acctQuiet == (quiet{}) && len(x.flows) == 0 &&
+		x.lastFire == [numKinds]int64{} && x.churn == 0 && !x.churnHigh
 }
 
 type writer struct{ b []byte }

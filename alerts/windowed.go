@@ -44,6 +44,7 @@ func (w *Windowed) Event(c *windows.Ctx, st *State, ev *event.Event, out *Output
 		return
 	}
 	n := len(out.Timers)
+	st.SetKey(c.Key) // the engine's copy of the key: no second one per key
 	w.Detector.OnEvent(st, ev, w.clock(c), out)
 	w.setTimers(c, out, n)
 }
