@@ -2,37 +2,22 @@ package event
 
 import (
 	"errors"
+	"github.com/crmstream/crmstream/internal/benchcpu"
 	"math"
 	"reflect"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
 
-// cpuTime is the process's user+system CPU time. Benchmarks report it per
-// op beside ns/op: on a shared machine wall time includes waiting for a
-// core, CPU time does not.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// loopCPU runs f b.N times with b.Loop and reports cpu-ns/op.
+// loopCPU runs f with b.Loop and reports cpu-ns/op beside ns/op.
 func loopCPU(b *testing.B, f func()) {
 	b.Helper()
-	n := 0
-	start := cpuTime()
+	start := benchcpu.Now()
 	for b.Loop() {
 		f()
-		n++
 	}
-	if n > 0 {
-		b.ReportMetric(float64(cpuTime()-start)/float64(n), "cpu-ns/op")
-	}
+	benchcpu.Report(b, start, "")
 }
 
 // canonicalEvent is a realistic scored-pipeline event with every field set.

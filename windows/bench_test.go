@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+
+	"github.com/crmstream/crmstream/internal/benchcpu"
 )
 
 // benchState is the default window set of the platform notes: a 1-hour
@@ -28,7 +30,7 @@ func BenchmarkWindowUpdate(b *testing.B) {
 	t := t0
 	i := 0
 	b.ReportAllocs()
-	cpu := cpuTime()
+	cpu := benchcpu.Now()
 	for b.Loop() {
 		k := (i * 7919) % keys
 		states[k].add(t-Sec(i&63), float64(i&15))
@@ -37,7 +39,7 @@ func BenchmarkWindowUpdate(b *testing.B) {
 			t++
 		}
 	}
-	reportCPU(b, cpu, "updates")
+	benchcpu.Report(b, cpu, "updates")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
 }
 
@@ -91,7 +93,7 @@ func BenchmarkEngineProcess(b *testing.B) {
 	}
 	i := 0
 	b.ReportAllocs()
-	cpu := cpuTime()
+	cpu := benchcpu.Now()
 	for b.Loop() {
 		e.Process(keys[(i*7919)%n], t-Sec(i&127), 1)
 		i++
@@ -99,7 +101,7 @@ func BenchmarkEngineProcess(b *testing.B) {
 			t++
 		}
 	}
-	reportCPU(b, cpu, "events")
+	benchcpu.Report(b, cpu, "events")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(e.Counters().TimersFired)/float64(b.N+4*n), "timers/event")
 }
@@ -168,11 +170,11 @@ func BenchmarkEngineBursts(b *testing.B) {
 	}
 	i := 20 * n
 	b.ReportAllocs()
-	cpu := cpuTime()
+	cpu := benchcpu.Now()
 	for b.Loop() {
 		step(i)
 		i++
 	}
-	reportCPU(b, cpu, "events")
+	benchcpu.Report(b, cpu, "events")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
