@@ -15,4 +15,5 @@ for (( i=${#services[@]}-1; i>=0; i-- )); do
   rm -f "$pf"
   echo "down: $name stopped" >&2
 done
-[ "${1:-}" = "--keep-clickhouse" ] || "$root/scripts/clickhouse.sh" stop
+if [ "${1:-}" = "--keep-clickhouse" ] || [ -n "${CRM_KEEP_CLICKHOUSE:-}" ]; then exit 0; fi
+"$root/scripts/clickhouse.sh" stop
