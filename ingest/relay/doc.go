@@ -13,6 +13,16 @@
 // processing one record is recovered and dead-lettered too ("panic: …"), so a
 // poison record never stops the partition.
 //
+// # Parallelism
+//
+// Parsing is the relay's CPU: each poll (up to MaxPoll records) is cut into
+// Parallelism contiguous chunks (default GOMAXPROCS, at least 64 records
+// each) parsed by as many goroutines, and their outputs are joined in chunk
+// order before producing. The records produced, and their order, are exactly
+// those of one goroutine — so per-key order and commit-after-ack are
+// unchanged — while a poll from one busy partition uses every core as well as
+// one from many.
+//
 // # Delivery
 //
 // At least once, in order per key. Each poll's records are produced

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"time"
 
@@ -26,7 +27,8 @@ type Config struct {
 	Topic        string                // raw input; default crm.raw
 	Out          string                // canonical events; default crm.events
 	DLQ          string                // dead letters; default crm.events.dlq
-	MaxPoll      int                   // records per poll; default 1,000
+	MaxPoll      int                   // records per poll; default 2,000
+	Parallelism  int                   // goroutines parsing a poll; default GOMAXPROCS
 	DrainTimeout time.Duration         // on stop, time to finish the poll in flight; default 10 s
 	Rejects      rejects.Recorder      // nil = rejects.Discard
 	Logger       *slog.Logger          // nil = discard
@@ -43,6 +45,7 @@ type Relay struct {
 	log       *slog.Logger
 	cl        *kgo.Client
 	closeOnce sync.Once
+	pollOut   []*kgo.Record // a poll's output, reused (Run is one goroutine)
 
 	in, out  prometheus.Counter
 	rejected *prometheus.CounterVec
@@ -64,7 +67,10 @@ func New(cfg Config) (*Relay, error) {
 		cfg.DLQ = kafka.TopicDLQ
 	}
 	if cfg.MaxPoll <= 0 {
-		cfg.MaxPoll = 1000
+		cfg.MaxPoll = 2000
+	}
+	if cfg.Parallelism <= 0 {
+		cfg.Parallelism = runtime.GOMAXPROCS(0)
 	}
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 10 * time.Second
@@ -183,30 +189,35 @@ func drainContext(ctx context.Context, d time.Duration) (context.Context, contex
 
 // handle turns one poll into events and dead letters, produces them until
 // all are acknowledged, then commits the poll.
+//
+// Parsing is where the relay spends its CPU, so the poll is cut into
+// contiguous chunks parsed in parallel, and the outputs are concatenated in
+// chunk order: what is produced, and in which order, is exactly what one
+// goroutine would produce, so order per key (and per raw partition) holds.
 func (r *Relay) handle(ctx context.Context, recs []*kgo.Record) error {
 	r.in.Add(float64(len(recs)))
-	out := make([]*kgo.Record, 0, len(recs))
-	var buf []byte
-	events := 0
-	for _, rec := range recs {
-		e, err := r.process(rec)
-		if err != nil {
-			kind := rejects.Kind(err)
-			var pe *panicError
-			if errors.As(err, &pe) {
-				kind = "panic"
-				r.log.Error("poison record", "origin", dlq.Origin(rec), "error", err)
-			}
-			r.rejected.WithLabelValues(kind).Inc()
-			out = append(out, dlq.New(rec, err.Error(), r.cfg.Now(), r.cfg.DLQ))
-			r.cfg.Rejects.Add(rejects.Reject{Origin: "relay", Reason: err.Error(), Payload: rec.Value, ReceivedAt: r.cfg.Now()})
-			continue
+	chunks := r.chunks(len(recs))
+	if len(chunks) == 1 {
+		r.parseChunk(&chunks[0], recs)
+	} else {
+		var wg sync.WaitGroup
+		for i := range chunks {
+			wg.Go(func() { r.parseChunk(&chunks[i], recs) })
 		}
-		n := len(buf)
-		buf = e.AppendJSON(buf)
-		out = append(out, &kgo.Record{Topic: r.cfg.Out, Key: []byte(e.Key()), Value: buf[n:len(buf):len(buf)], Timestamp: e.OccurredAt})
-		events++
+		wg.Wait()
 	}
+	out := r.pollOut[:0]
+	events := 0
+	for i := range chunks {
+		c := &chunks[i]
+		out = append(out, c.out...)
+		events += c.events
+		for _, rj := range c.rejects {
+			r.cfg.Rejects.Add(rj)
+		}
+	}
+	r.pollOut = out
+	defer clear(r.pollOut) // no record kept beyond its poll
 	if err := r.produce(ctx, out); err != nil {
 		return err
 	}
@@ -217,6 +228,58 @@ func (r *Relay) handle(ctx context.Context, recs []*kgo.Record) error {
 		r.log.Warn("commit", "records", len(recs), "error", err)
 	}
 	return nil
+}
+
+// minChunk keeps chunks large enough that a goroutine is worth starting.
+const minChunk = 64
+
+// chunk is one contiguous slice of a poll, parsed by one goroutine.
+type chunk struct {
+	lo, hi  int
+	out     []*kgo.Record
+	events  int
+	rejects []rejects.Reject
+}
+
+// chunks splits n records into at most Parallelism contiguous chunks.
+func (r *Relay) chunks(n int) []chunk {
+	k := min(r.cfg.Parallelism, max(1, n/minChunk))
+	cs := make([]chunk, k)
+	for i := range cs {
+		cs[i].lo, cs[i].hi = n*i/k, n*(i+1)/k
+	}
+	return cs
+}
+
+// parseChunk parses recs[c.lo:c.hi] into c. It touches only c (and
+// concurrency-safe metrics), so chunks run in parallel.
+func (r *Relay) parseChunk(c *chunk, recs []*kgo.Record) {
+	in := recs[c.lo:c.hi]
+	c.out = make([]*kgo.Record, 0, len(in))
+	slab := make([]kgo.Record, len(in)) // one allocation for the chunk's records
+	buf := make([]byte, 0, 512*len(in))
+	for j, rec := range in {
+		e, err := r.process(rec)
+		if err != nil {
+			kind := rejects.Kind(err)
+			var pe *panicError
+			if errors.As(err, &pe) {
+				kind = "panic"
+				r.log.Error("poison record", "origin", dlq.Origin(rec), "error", err)
+			}
+			r.rejected.WithLabelValues(kind).Inc()
+			now := r.cfg.Now()
+			c.out = append(c.out, dlq.New(rec, err.Error(), now, r.cfg.DLQ))
+			c.rejects = append(c.rejects, rejects.Reject{Origin: "relay", Reason: err.Error(), Payload: rec.Value, ReceivedAt: now})
+			continue
+		}
+		n := len(buf)
+		buf = e.AppendJSON(buf)
+		o := &slab[j]
+		o.Topic, o.Key, o.Value, o.Timestamp = r.cfg.Out, []byte(e.Key()), buf[n:len(buf):len(buf)], e.OccurredAt
+		c.out = append(c.out, o)
+		c.events++
+	}
 }
 
 type panicError struct{ v any }
