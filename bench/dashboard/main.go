@@ -36,6 +36,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -328,6 +329,27 @@ func run(c config) error {
 		fmt.Printf("uncached %-28s median of 3: %.1f ms\n", name, ms(ds[1]))
 	}
 	report["uncached_ms"] = cold
+	if c.raw && c.uncached {
+		// The rollup must answer exactly what raw events answer, at scale too.
+		same := map[string]bool{}
+		for _, req := range []reports.FunnelRequest{
+			{From: to.Add(-24 * time.Hour), To: to, Bucket: reports.Hour, Stages: reports.DefaultStages()},
+			{From: to.Add(-7 * 24 * time.Hour), To: to, Bucket: reports.Day, GroupBy: reports.BySource, Stages: reports.DefaultStages()},
+		} {
+			a, err := reader.Funnel(ctx, req)
+			if err != nil {
+				return err
+			}
+			b, err := rawReader.Funnel(ctx, req)
+			if err != nil {
+				return err
+			}
+			k := fmt.Sprintf("%s by %s, group %q", req.To.Sub(req.From), req.Bucket, req.GroupBy)
+			same[k] = reflect.DeepEqual(a, b)
+			fmt.Printf("rollup = raw for %s: %v (leads %d, won %d)\n", k, same[k], a.Stages[0].Count, a.Stages[len(a.Stages)-1].Count)
+		}
+		report["rollup_equals_raw"] = same
+	}
 
 	tokens := make([]string, slices.Max(c.clients))
 	for i := range tokens {

@@ -119,6 +119,7 @@ var shardingKeys = map[string]string{
 	"erasures":         "cityHash64(subject)",
 	"audit_log":        "rand()",
 	"funnel_minutes":   "cityHash64(lead_id)",
+	"schema_backfills": "cityHash64(name)",
 }
 
 // LocalSuffix names the per-shard tables behind the Distributed ones.
@@ -178,6 +179,9 @@ func stripComments(s string) string {
 	return b.String()
 }
 
+// BackfillTimeout bounds one backfill statement of Migrate.
+var BackfillTimeout = 2 * time.Hour
+
 // Migrate applies every migration. It is idempotent and safe to run at each
 // start-up of every service.
 func (s *Store) Migrate(ctx context.Context) error {
@@ -196,8 +200,25 @@ func (s *Store) Migrate(ctx context.Context) error {
 	}
 	for _, st := range fills {
 		start := time.Now()
-		if err := s.Conn.Exec(ctx, st.SQL); err != nil {
+		// An INSERT … SELECT sends nothing until it ends, so the pool's read
+		// timeout (60 s by default) would cut a backfill of 10⁷ events; a
+		// context deadline replaces it.
+		bctx, cancel := context.WithTimeout(ctx, BackfillTimeout)
+		err := s.Conn.Exec(bctx, st.SQL)
+		cancel()
+		if err != nil {
 			return fmt.Errorf("backfill %s: %w\n%s", st.File, err, firstLine(st.SQL))
+		}
+		// Marks it done: a backfill cut short runs again at the next start
+		// (its states are idempotent) instead of being taken as complete.
+		b, err := s.Conn.PrepareBatch(ctx, "INSERT INTO "+s.DB+".schema_backfills (name, done_at)")
+		if err == nil {
+			if err = b.Append(st.File, time.Now().UTC()); err == nil {
+				err = b.Send()
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("backfill %s: mark done: %w", st.File, err)
 		}
 		if d := time.Since(start); d > time.Second {
 			s.log.Info("clickhouse rollup backfilled", "file", st.File, "took", d.Round(time.Millisecond))
