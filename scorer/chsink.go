@@ -3,6 +3,7 @@ package scorer
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -19,129 +20,255 @@ type AlertWriter interface {
 // the alerts through Alerts. Every insert names its columns and every table
 // is a ReplacingMergeTree keyed by what the row reflects, so writing a batch
 // again (after a crash before the offsets were committed) changes nothing
-// once merged. Safe for concurrent use: each Write uses its own batches.
+// once merged.
+//
+// Safe for concurrent use, and cheaper so: Writes that arrive while another
+// is inserting are group-committed — the next insert carries all of them,
+// one INSERT per table for the whole process rather than per partition — and
+// each returns once its rows are durable (or with the group's error). Rows
+// go in column by column (Column(i).Append of whole slices, no per-value
+// boxing) from buffers reused between flushes.
 type CHSink struct {
 	Conn   driver.Conn
 	DB     string      // database name, already validated (chstore.Store.DB)
 	Alerts AlertWriter // nil: alerts are dropped
 	// Metrics counts rows written by table; nil: not counted.
 	Metrics *Metrics
+
+	mu      sync.Mutex
+	queue   []*sinkReq // Writes waiting for the next insert
+	writing bool       // a Write is inserting (it alone uses cols)
+	cols    columns
 }
 
-// Write inserts every non-empty part of b, one batch per table. An error
+// sinkReq is one Write waiting in the group.
+type sinkReq struct {
+	b    *Batch
+	done chan sinkResult
+}
+
+type sinkResult struct {
+	err  error
+	lead bool // no result yet: the receiver inserts the next group
+}
+
+// Write makes b durable together with any Writes queued meanwhile. An error
 // leaves some tables written and others not: the caller retries the whole
 // batch, which is idempotent.
 func (s *CHSink) Write(ctx context.Context, b *Batch) error {
-	parts := []struct {
-		table string
-		n     int
-		cols  string
-		fill  func(driver.Batch) error
-	}{
-		{"lead_scores", len(b.Leads), "lead_id, account_id, owner_id, event_id, event_time, scored_at, score, probability, tier, model_version, reasons",
-			func(bt driver.Batch) error {
-				for i := range b.Leads {
-					r := &b.Leads[i]
-					if err := bt.Append(r.LeadID, r.AccountID, r.OwnerID, r.EventID, r.EventTime.UTC(), r.ScoredAt.UTC(),
-						r.Score, r.Probability, r.Tier, r.ModelVersion, r.Reasons); err != nil {
-						return err
-					}
-				}
-				return nil
-			}},
-		{"lead_current", len(b.Leads), "lead_id, account_id, owner_id, event_time, score, probability, tier, model_version, reasons, converted, version",
-			func(bt driver.Batch) error {
-				// Only the newest row per lead of this batch; ReplacingMergeTree
-				// keeps the highest version across batches.
-				newest := make(map[string]int, len(b.Leads))
-				for i := range b.Leads {
-					if j, ok := newest[b.Leads[i].LeadID]; !ok || b.Leads[i].Version >= b.Leads[j].Version {
-						newest[b.Leads[i].LeadID] = i
-					}
-				}
-				for i := range b.Leads {
-					r := &b.Leads[i]
-					if newest[r.LeadID] != i {
-						continue
-					}
-					if err := bt.Append(r.LeadID, r.AccountID, r.OwnerID, r.EventTime.UTC(), r.Score, r.Probability,
-						r.Tier, r.ModelVersion, r.Reasons, b2u(r.Converted), r.Version); err != nil {
-						return err
-					}
-				}
-				return nil
-			}},
-		{"churn_scores", len(b.Churn), "account_id, owner_id, event_id, event_time, scored_at, score, probability, tier, model_version, reasons",
-			func(bt driver.Batch) error {
-				for i := range b.Churn {
-					r := &b.Churn[i]
-					if err := bt.Append(r.AccountID, r.OwnerID, r.EventID, r.EventTime.UTC(), r.ScoredAt.UTC(),
-						r.Score, r.Probability, r.Tier, r.ModelVersion, r.Reasons); err != nil {
-						return err
-					}
-				}
-				return nil
-			}},
-		{"account_current", len(b.Churn), "account_id, owner_id, event_time, score, probability, tier, model_version, reasons, plan, mrr, churned, version",
-			func(bt driver.Batch) error {
-				newest := make(map[string]int, len(b.Churn))
-				for i := range b.Churn {
-					if j, ok := newest[b.Churn[i].AccountID]; !ok || b.Churn[i].Version >= b.Churn[j].Version {
-						newest[b.Churn[i].AccountID] = i
-					}
-				}
-				for i := range b.Churn {
-					r := &b.Churn[i]
-					if newest[r.AccountID] != i {
-						continue
-					}
-					if err := bt.Append(r.AccountID, r.OwnerID, r.EventTime.UTC(), r.Score, r.Probability, r.Tier,
-						r.ModelVersion, r.Reasons, r.Plan, r.MRR, b2u(r.Churned), r.Version); err != nil {
-						return err
-					}
-				}
-				return nil
-			}},
-		{"late_events", len(b.Late), "event_id, key, type, occurred_at, watermark, partition, received_at",
-			func(bt driver.Batch) error {
-				for i := range b.Late {
-					r := &b.Late[i]
-					if err := bt.Append(r.EventID, r.Key, r.Type, r.OccurredAt.UTC(), r.Watermark.UTC(), r.Partition, r.ReceivedAt.UTC()); err != nil {
-						return err
-					}
-				}
-				return nil
-			}},
-		{"features", len(b.Features), "entity, entity_id, event_id, event_time, names, values",
-			func(bt driver.Batch) error {
-				for i := range b.Features {
-					r := &b.Features[i]
-					if err := bt.Append(r.Entity, r.EntityID, r.EventID, r.EventTime.UTC(), r.Names, r.Values); err != nil {
-						return err
-					}
-				}
-				return nil
-			}},
+	if b.Len() == 0 {
+		return nil
 	}
-	start := time.Now()
-	for _, p := range parts {
-		if p.n == 0 {
-			continue
+	req := &sinkReq{b: b, done: make(chan sinkResult, 1)}
+	s.mu.Lock()
+	s.queue = append(s.queue, req)
+	if s.writing {
+		s.mu.Unlock()
+		// Wait even when ctx ends: the inserting Write may be reading b,
+		// which the caller reuses once this returns. Its insert is bounded
+		// by its own context and the driver's timeouts.
+		r := <-req.done
+		if !r.lead {
+			return r.err
 		}
-		if err := s.insert(ctx, p.table, p.cols, p.fill); err != nil {
+		s.mu.Lock()
+	}
+	s.writing = true
+	group := s.queue
+	s.queue = nil
+	s.mu.Unlock()
+
+	err := s.writeGroup(ctx, group)
+	var mine error
+	for _, r := range group {
+		if r == req {
+			mine = err
+		} else {
+			r.done <- sinkResult{err: err}
+		}
+	}
+	// Hand the next group to the first Write that queued meanwhile, so no
+	// Write inserts more than its own group.
+	s.mu.Lock()
+	if len(s.queue) > 0 {
+		s.queue[0].done <- sinkResult{lead: true}
+	} else {
+		s.writing = false
+	}
+	s.mu.Unlock()
+	return mine
+}
+
+// writeGroup inserts the rows of every batch in reqs, one INSERT per table.
+func (s *CHSink) writeGroup(ctx context.Context, reqs []*sinkReq) error {
+	start := time.Now()
+	c := &s.cols
+	var nLeads, nChurn, nLate, nFeat, nAlerts int
+	for _, r := range reqs {
+		nLeads += len(r.b.Leads)
+		nChurn += len(r.b.Churn)
+		nLate += len(r.b.Late)
+		nFeat += len(r.b.Features)
+		nAlerts += len(r.b.Alerts)
+	}
+	if nLeads > 0 {
+		c.reset()
+		for _, r := range reqs {
+			for i := range r.b.Leads {
+				l := &r.b.Leads[i]
+				c.addScore(l.LeadID, l.AccountID, l.OwnerID, l.EventID, l.EventTime, l.ScoredAt, l.Score, l.Probability, l.Tier, l.ModelVersion, l.Reasons)
+			}
+		}
+		if err := s.insert(ctx, "lead_scores", "lead_id, account_id, owner_id, event_id, event_time, scored_at, score, probability, tier, model_version, reasons",
+			c.s[0], c.s[1], c.s[2], c.s[3], c.t[0], c.t[1], c.u8[0], c.f[0], c.s[4], c.s[5], c.s[6]); err != nil {
 			return err
 		}
-		if s.Metrics != nil {
-			s.Metrics.rows.WithLabelValues(p.table).Add(float64(p.n))
+		// lead_current: only the newest row per lead of this group;
+		// ReplacingMergeTree keeps the highest version across groups.
+		c.reset()
+		newest := c.newest()
+		for ri, r := range reqs {
+			for i := range r.b.Leads {
+				l := &r.b.Leads[i]
+				if j, ok := newest[l.LeadID]; !ok || l.Version >= reqs[j[0]].b.Leads[j[1]].Version {
+					newest[l.LeadID] = [2]int{ri, i}
+				}
+			}
 		}
+		for ri, r := range reqs {
+			for i := range r.b.Leads {
+				l := &r.b.Leads[i]
+				if newest[l.LeadID] != [2]int{ri, i} {
+					continue
+				}
+				c.s = grow(c.s, 7)
+				c.s[0] = append(c.s[0], l.LeadID)
+				c.s[1] = append(c.s[1], l.AccountID)
+				c.s[2] = append(c.s[2], l.OwnerID)
+				c.t = grow(c.t, 1)
+				c.t[0] = append(c.t[0], l.EventTime.UTC())
+				c.u8 = grow(c.u8, 2)
+				c.u8[0] = append(c.u8[0], l.Score)
+				c.f = grow(c.f, 1)
+				c.f[0] = append(c.f[0], l.Probability)
+				c.s[3] = append(c.s[3], l.Tier)
+				c.s[4] = append(c.s[4], l.ModelVersion)
+				c.s[5] = append(c.s[5], l.Reasons)
+				c.u8[1] = append(c.u8[1], b2u(l.Converted))
+				c.u64 = append(c.u64, l.Version)
+			}
+		}
+		if err := s.insert(ctx, "lead_current", "lead_id, account_id, owner_id, event_time, score, probability, tier, model_version, reasons, converted, version",
+			c.s[0], c.s[1], c.s[2], c.t[0], c.u8[0], c.f[0], c.s[3], c.s[4], c.s[5], c.u8[1], c.u64); err != nil {
+			return err
+		}
+		s.count("lead_scores", nLeads)
+		s.count("lead_current", len(c.u64))
 	}
-	if len(b.Alerts) > 0 && s.Alerts != nil {
-		if err := s.Alerts.Write(ctx, b.Alerts); err != nil {
-			return fmt.Errorf("write %d alerts: %w", len(b.Alerts), err)
+	if nChurn > 0 {
+		c.reset()
+		for _, r := range reqs {
+			for i := range r.b.Churn {
+				a := &r.b.Churn[i]
+				c.addScore(a.AccountID, a.OwnerID, a.EventID, "", a.EventTime, a.ScoredAt, a.Score, a.Probability, a.Tier, a.ModelVersion, a.Reasons)
+			}
 		}
-		if s.Metrics != nil {
-			s.Metrics.rows.WithLabelValues("alerts").Add(float64(len(b.Alerts)))
+		if err := s.insert(ctx, "churn_scores", "account_id, owner_id, event_id, event_time, scored_at, score, probability, tier, model_version, reasons",
+			c.s[0], c.s[1], c.s[2], c.t[0], c.t[1], c.u8[0], c.f[0], c.s[4], c.s[5], c.s[6]); err != nil {
+			return err
 		}
+		c.reset()
+		newest := c.newest()
+		for ri, r := range reqs {
+			for i := range r.b.Churn {
+				a := &r.b.Churn[i]
+				if j, ok := newest[a.AccountID]; !ok || a.Version >= reqs[j[0]].b.Churn[j[1]].Version {
+					newest[a.AccountID] = [2]int{ri, i}
+				}
+			}
+		}
+		for ri, r := range reqs {
+			for i := range r.b.Churn {
+				a := &r.b.Churn[i]
+				if newest[a.AccountID] != [2]int{ri, i} {
+					continue
+				}
+				c.s = grow(c.s, 7)
+				c.s[0] = append(c.s[0], a.AccountID)
+				c.s[1] = append(c.s[1], a.OwnerID)
+				c.t = grow(c.t, 1)
+				c.t[0] = append(c.t[0], a.EventTime.UTC())
+				c.u8 = grow(c.u8, 2)
+				c.u8[0] = append(c.u8[0], a.Score)
+				c.f = grow(c.f, 2)
+				c.f[0] = append(c.f[0], a.Probability)
+				c.s[2] = append(c.s[2], a.Tier)
+				c.s[3] = append(c.s[3], a.ModelVersion)
+				c.s[4] = append(c.s[4], a.Reasons)
+				c.s[5] = append(c.s[5], a.Plan)
+				c.f[1] = append(c.f[1], a.MRR)
+				c.u8[1] = append(c.u8[1], b2u(a.Churned))
+				c.u64 = append(c.u64, a.Version)
+			}
+		}
+		if err := s.insert(ctx, "account_current", "account_id, owner_id, event_time, score, probability, tier, model_version, reasons, plan, mrr, churned, version",
+			c.s[0], c.s[1], c.t[0], c.u8[0], c.f[0], c.s[2], c.s[3], c.s[4], c.s[5], c.f[1], c.u8[1], c.u64); err != nil {
+			return err
+		}
+		s.count("churn_scores", nChurn)
+		s.count("account_current", len(c.u64))
+	}
+	if nLate > 0 {
+		c.reset()
+		c.s, c.t = grow(c.s, 3), grow(c.t, 3)
+		for _, r := range reqs {
+			for i := range r.b.Late {
+				l := &r.b.Late[i]
+				c.s[0] = append(c.s[0], l.EventID)
+				c.s[1] = append(c.s[1], l.Key)
+				c.s[2] = append(c.s[2], l.Type)
+				c.t[0] = append(c.t[0], l.OccurredAt.UTC())
+				c.t[1] = append(c.t[1], l.Watermark.UTC())
+				c.i32 = append(c.i32, l.Partition)
+				c.t[2] = append(c.t[2], l.ReceivedAt.UTC())
+			}
+		}
+		if err := s.insert(ctx, "late_events", "event_id, key, type, occurred_at, watermark, partition, received_at",
+			c.s[0], c.s[1], c.s[2], c.t[0], c.t[1], c.i32, c.t[2]); err != nil {
+			return err
+		}
+		s.count("late_events", nLate)
+	}
+	if nFeat > 0 {
+		c.reset()
+		c.s, c.t = grow(c.s, 3), grow(c.t, 1)
+		for _, r := range reqs {
+			for i := range r.b.Features {
+				f := &r.b.Features[i]
+				c.s[0] = append(c.s[0], f.Entity)
+				c.s[1] = append(c.s[1], f.EntityID)
+				c.s[2] = append(c.s[2], f.EventID)
+				c.t[0] = append(c.t[0], f.EventTime.UTC())
+				c.names = append(c.names, f.Names)
+				c.values = append(c.values, f.Values)
+			}
+		}
+		if err := s.insert(ctx, "features", "entity, entity_id, event_id, event_time, names, values",
+			c.s[0], c.s[1], c.s[2], c.t[0], c.names, c.values); err != nil {
+			return err
+		}
+		s.count("features", nFeat)
+	}
+	c.reset() // drop references to the callers' strings and slices
+	if nAlerts > 0 && s.Alerts != nil {
+		as := make([]alerts.Alert, 0, nAlerts)
+		for _, r := range reqs {
+			as = append(as, r.b.Alerts...)
+		}
+		if err := s.Alerts.Write(ctx, as); err != nil {
+			return fmt.Errorf("write %d alerts: %w", nAlerts, err)
+		}
+		s.count("alerts", nAlerts)
 	}
 	if s.Metrics != nil {
 		s.Metrics.flush.Observe(time.Since(start).Seconds())
@@ -149,17 +276,96 @@ func (s *CHSink) Write(ctx context.Context, b *Batch) error {
 	return nil
 }
 
-func (s *CHSink) insert(ctx context.Context, table, cols string, fill func(driver.Batch) error) error {
-	bt, err := s.Conn.PrepareBatch(ctx, "INSERT INTO "+s.DB+"."+table+" ("+cols+")")
+func (s *CHSink) count(table string, n int) {
+	if s.Metrics != nil {
+		s.Metrics.rows.WithLabelValues(table).Add(float64(n))
+	}
+}
+
+// insert sends one INSERT whose columns, in order, are the slices cols.
+func (s *CHSink) insert(ctx context.Context, table, names string, cols ...any) error {
+	bt, err := s.Conn.PrepareBatch(ctx, "INSERT INTO "+s.DB+"."+table+" ("+names+")")
 	if err != nil {
 		return fmt.Errorf("prepare %s batch: %w", table, err)
 	}
 	defer bt.Close()
-	if err := fill(bt); err != nil {
-		return fmt.Errorf("append %s row: %w", table, err)
+	for i, col := range cols {
+		if err := bt.Column(i).Append(col); err != nil {
+			return fmt.Errorf("append %s column %d: %w", table, i, err)
+		}
 	}
 	if err := bt.Send(); err != nil {
 		return fmt.Errorf("insert %s: %w", table, err)
 	}
 	return nil
+}
+
+// columns are the insert buffers, kept between flushes (used by one insert
+// at a time).
+type columns struct {
+	s      [][]string
+	t      [][]time.Time
+	u8     [][]uint8
+	f      [][]float64
+	i32    []int32
+	u64    []uint64
+	names  [][]string
+	values [][]float64
+	seen   map[string][2]int
+}
+
+// reset empties every buffer, keeping capacity and dropping references.
+func (c *columns) reset() {
+	for i := range c.s {
+		clear(c.s[i])
+		c.s[i] = c.s[i][:0]
+	}
+	for i := range c.t {
+		c.t[i] = c.t[i][:0]
+	}
+	for i := range c.u8 {
+		c.u8[i] = c.u8[i][:0]
+	}
+	for i := range c.f {
+		c.f[i] = c.f[i][:0]
+	}
+	c.i32, c.u64 = c.i32[:0], c.u64[:0]
+	clear(c.names)
+	clear(c.values)
+	c.names, c.values = c.names[:0], c.values[:0]
+	clear(c.seen)
+}
+
+// newest returns the emptied map of newest row per key.
+func (c *columns) newest() map[string][2]int {
+	if c.seen == nil {
+		c.seen = make(map[string][2]int)
+	}
+	clear(c.seen)
+	return c.seen
+}
+
+// addScore appends one score row: strings s[0..6] = id1, id2, id3, id4
+// (unused for churn), tier, model version, reasons.
+func (c *columns) addScore(id1, id2, id3, id4 string, eventTime, scoredAt time.Time, score uint8, p float64, tier, model, reasons string) {
+	c.s, c.t, c.u8, c.f = grow(c.s, 7), grow(c.t, 2), grow(c.u8, 1), grow(c.f, 1)
+	c.s[0] = append(c.s[0], id1)
+	c.s[1] = append(c.s[1], id2)
+	c.s[2] = append(c.s[2], id3)
+	c.s[3] = append(c.s[3], id4)
+	c.s[4] = append(c.s[4], tier)
+	c.s[5] = append(c.s[5], model)
+	c.s[6] = append(c.s[6], reasons)
+	c.t[0] = append(c.t[0], eventTime.UTC())
+	c.t[1] = append(c.t[1], scoredAt.UTC())
+	c.u8[0] = append(c.u8[0], score)
+	c.f[0] = append(c.f[0], p)
+}
+
+// grow makes sure xs has at least n buffers.
+func grow[T any](xs [][]T, n int) [][]T {
+	for len(xs) < n {
+		xs = append(xs, nil)
+	}
+	return xs
 }

@@ -2,6 +2,7 @@ package scorer
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -56,5 +57,65 @@ func TestCHSinkIdempotent(t *testing.T) {
 	}
 	if want := b.Leads[1]; score != want.Score || tier != want.Tier || reasons != want.Reasons {
 		t.Errorf("lead_current L1 = %d %s %s, want the demo-request row %d %s", score, tier, reasons, want.Score, want.Tier)
+	}
+}
+
+// TestCHSinkGroupCommit: concurrent Writes (one per partition worker) are
+// group-committed; every row of every batch lands once, each Write returns
+// only after its rows are queryable, and the callers' batches may be reused
+// as soon as Write returns.
+func TestCHSinkGroupCommit(t *testing.T) {
+	store := chtest.New(t)
+	ctx := context.Background()
+	sink := &CHSink{Conn: store.Conn, DB: store.DB, Metrics: NewMetrics(nil)}
+	const writers, rounds = 4, 6
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			var b Batch
+			for r := range rounds {
+				b.Reset()
+				for i := range 5 {
+					id := fmt.Sprintf("L%d-%d", w, i)
+					b.Leads = append(b.Leads, LeadScore{LeadID: id, EventID: fmt.Sprintf("e%d", r), EventTime: base.Add(time.Duration(r) * time.Minute),
+						ScoredAt: fixedNow(), Score: uint8(10*r + i), Tier: "cold", ModelVersion: "m", Reasons: "[]", Version: uint64(r)})
+					b.Features = append(b.Features, FeatureRow{Entity: "lead", EntityID: id, EventID: fmt.Sprintf("e%d", r), EventTime: base, Names: []string{"x"}, Values: []float64{float64(r)}})
+				}
+				b.Churn = append(b.Churn, ChurnScore{AccountID: fmt.Sprintf("A%d", w), EventID: fmt.Sprintf("e%d", r), EventTime: base.Add(time.Duration(r) * time.Minute), ScoredAt: fixedNow(), Score: uint8(r), Tier: "cold", Version: uint64(r)})
+				if err := sink.Write(ctx, &b); err != nil {
+					errs <- err
+					return
+				}
+				// Durable on return: this writer's newest score is there.
+				var n uint64
+				q := fmt.Sprintf("SELECT count() FROM %s.lead_scores WHERE lead_id = 'L%d-0' AND event_id = 'e%d'", store.DB, w, r)
+				if err := store.Conn.QueryRow(ctx, q).Scan(&n); err != nil || n == 0 {
+					errs <- fmt.Errorf("round %d of writer %d not queryable after Write: %d %v", r, w, n, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for q, want := range map[string]uint64{
+		"SELECT count() FROM " + store.DB + ".lead_scores FINAL":                                          writers * rounds * 5,
+		"SELECT count() FROM " + store.DB + ".features FINAL":                                             writers * rounds * 5,
+		"SELECT count() FROM " + store.DB + ".churn_scores FINAL":                                         writers * rounds,
+		"SELECT count() FROM " + store.DB + ".lead_current FINAL":                                         writers * 5,
+		"SELECT count() FROM " + store.DB + ".account_current FINAL":                                      writers,
+		"SELECT count() FROM " + store.DB + ".lead_current FINAL WHERE version = " + fmt.Sprint(rounds-1): writers * 5,
+	} {
+		var n uint64
+		if err := store.Conn.QueryRow(ctx, q).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		if n != want {
+			t.Errorf("%s = %d, want %d", q, n, want)
+		}
 	}
 }
