@@ -17,7 +17,8 @@ type AlertWriter interface {
 
 // CHSink writes batches to the product's ClickHouse tables: lead_scores,
 // lead_current, churn_scores, account_current, late_events, features, and
-// the alerts through Alerts. Every insert names its columns and every table
+// the alerts through Alerts. Quiet rows (see Config.HistoryEvery) update
+// lead_current / account_current only. Every insert names its columns and every table
 // is a ReplacingMergeTree keyed by what the row reflects, so writing a batch
 // again (after a crash before the offsets were committed) changes nothing
 // once merged.
@@ -116,12 +117,18 @@ func (s *CHSink) writeGroup(ctx context.Context, reqs []*sinkReq) error {
 		for _, r := range reqs {
 			for i := range r.b.Leads {
 				l := &r.b.Leads[i]
+				if l.Quiet {
+					continue
+				}
 				c.addScore(l.LeadID, l.AccountID, l.OwnerID, l.EventID, l.EventTime, l.ScoredAt, l.Score, l.Probability, l.Tier, l.ModelVersion, l.Reasons)
 			}
 		}
-		if err := s.insert(ctx, "lead_scores", "lead_id, account_id, owner_id, event_id, event_time, scored_at, score, probability, tier, model_version, reasons",
-			c.s[0], c.s[1], c.s[2], c.s[3], c.t[0], c.t[1], c.u8[0], c.f[0], c.s[4], c.s[5], c.s[6]); err != nil {
-			return err
+		written := c.rows()
+		if written > 0 {
+			if err := s.insert(ctx, "lead_scores", "lead_id, account_id, owner_id, event_id, event_time, scored_at, score, probability, tier, model_version, reasons",
+				c.s[0], c.s[1], c.s[2], c.s[3], c.t[0], c.t[1], c.u8[0], c.f[0], c.s[4], c.s[5], c.s[6]); err != nil {
+				return err
+			}
 		}
 		// lead_current: only the newest row per lead of this group;
 		// ReplacingMergeTree keeps the highest version across groups.
@@ -162,7 +169,7 @@ func (s *CHSink) writeGroup(ctx context.Context, reqs []*sinkReq) error {
 			c.s[0], c.s[1], c.s[2], c.t[0], c.u8[0], c.f[0], c.s[3], c.s[4], c.s[5], c.u8[1], c.u64); err != nil {
 			return err
 		}
-		s.count("lead_scores", nLeads)
+		s.count("lead_scores", written)
 		s.count("lead_current", len(c.u64))
 	}
 	if nChurn > 0 {
@@ -170,12 +177,18 @@ func (s *CHSink) writeGroup(ctx context.Context, reqs []*sinkReq) error {
 		for _, r := range reqs {
 			for i := range r.b.Churn {
 				a := &r.b.Churn[i]
+				if a.Quiet {
+					continue
+				}
 				c.addScore(a.AccountID, a.OwnerID, a.EventID, "", a.EventTime, a.ScoredAt, a.Score, a.Probability, a.Tier, a.ModelVersion, a.Reasons)
 			}
 		}
-		if err := s.insert(ctx, "churn_scores", "account_id, owner_id, event_id, event_time, scored_at, score, probability, tier, model_version, reasons",
-			c.s[0], c.s[1], c.s[2], c.t[0], c.t[1], c.u8[0], c.f[0], c.s[4], c.s[5], c.s[6]); err != nil {
-			return err
+		written := c.rows()
+		if written > 0 {
+			if err := s.insert(ctx, "churn_scores", "account_id, owner_id, event_id, event_time, scored_at, score, probability, tier, model_version, reasons",
+				c.s[0], c.s[1], c.s[2], c.t[0], c.t[1], c.u8[0], c.f[0], c.s[4], c.s[5], c.s[6]); err != nil {
+				return err
+			}
 		}
 		c.reset()
 		newest := c.newest()
@@ -215,7 +228,7 @@ func (s *CHSink) writeGroup(ctx context.Context, reqs []*sinkReq) error {
 			c.s[0], c.s[1], c.t[0], c.u8[0], c.f[0], c.s[2], c.s[3], c.s[4], c.s[5], c.f[1], c.u8[1], c.u64); err != nil {
 			return err
 		}
-		s.count("churn_scores", nChurn)
+		s.count("churn_scores", written)
 		s.count("account_current", len(c.u64))
 	}
 	if nLate > 0 {
@@ -245,6 +258,9 @@ func (s *CHSink) writeGroup(ctx context.Context, reqs []*sinkReq) error {
 		for _, r := range reqs {
 			for i := range r.b.Features {
 				f := &r.b.Features[i]
+				if f.Quiet {
+					continue
+				}
 				c.s[0] = append(c.s[0], f.Entity)
 				c.s[1] = append(c.s[1], f.EntityID)
 				c.s[2] = append(c.s[2], f.EventID)
@@ -253,11 +269,13 @@ func (s *CHSink) writeGroup(ctx context.Context, reqs []*sinkReq) error {
 				c.values = append(c.values, f.Values)
 			}
 		}
-		if err := s.insert(ctx, "features", "entity, entity_id, event_id, event_time, names, values",
-			c.s[0], c.s[1], c.s[2], c.t[0], c.names, c.values); err != nil {
-			return err
+		if len(c.names) > 0 {
+			if err := s.insert(ctx, "features", "entity, entity_id, event_id, event_time, names, values",
+				c.s[0], c.s[1], c.s[2], c.t[0], c.names, c.values); err != nil {
+				return err
+			}
 		}
-		s.count("features", nFeat)
+		s.count("features", len(c.names))
 	}
 	c.reset() // drop references to the callers' strings and slices
 	if nAlerts > 0 && s.Alerts != nil {
@@ -334,6 +352,14 @@ func (c *columns) reset() {
 	clear(c.values)
 	c.names, c.values = c.names[:0], c.values[:0]
 	clear(c.seen)
+}
+
+// rows is the number of score rows added by addScore since reset.
+func (c *columns) rows() int {
+	if len(c.u8) == 0 {
+		return 0
+	}
+	return len(c.u8[0])
 }
 
 // newest returns the emptied map of newest row per key.

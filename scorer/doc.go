@@ -32,6 +32,29 @@
 // a key a day after its newest activity (and daily while warm), so a fading
 // lead leaves the hot list without a new event.
 //
+// # Score history
+//
+// lead_current / account_current always get each key's newest score. The
+// history tables (lead_scores, churn_scores) and crm.features get a key's
+// row only when it says something new (Config.HistoryEvery, --history-every,
+// default 1 h of event time; negative writes every row): the key's first row
+// since the partition was taken, a change of score, tier, model version or
+// converted/churned, or the previous written row being HistoryEvery old. A
+// lead's history is then the step function of its score with at least one
+// point an hour while it is active — what the dashboard's score history
+// draws — at a fraction of the rows (the others are marked Quiet and skipped
+// by CHSink; MemorySink keeps them, flagged). The memory of the last written
+// row is per partition worker, not checkpointed, and drops keys idle for
+// longer than the interval.
+//
+// # Writing to ClickHouse
+//
+// CHSink group-commits: partition workers flushing while an insert is in
+// flight are written together by the next one, one INSERT per table for the
+// whole process, with whole columns appended from buffers reused between
+// flushes. Each worker's Write still returns only once its own rows are
+// durable, so the commit order below holds per partition.
+//
 // # Delivery guarantees
 //
 // The runtime (Service) processes a partition in one goroutine and, every

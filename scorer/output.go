@@ -24,6 +24,10 @@ type LeadScore struct {
 	// ms << 12 | its update count, so a correction after an out-of-order
 	// event replaces the row it corrects.
 	Version uint64
+	// Quiet: the row adds nothing to the score history (same score, tier
+	// and model as the key's last written row, within HistoryEvery); it
+	// updates lead_current only.
+	Quiet bool
 }
 
 // ChurnScore is one row of crm.churn_scores (and, the newest per account,
@@ -42,6 +46,7 @@ type ChurnScore struct {
 	MRR                float64
 	Churned            bool
 	Version            uint64
+	Quiet              bool // as LeadScore.Quiet: account_current only
 }
 
 // LateEvent is one row of crm.late_events: an event behind the watermark by
@@ -65,6 +70,7 @@ type FeatureRow struct {
 	EventTime time.Time
 	Names     []string // shared, never mutated
 	Values    []float64
+	Quiet     bool // its score row is Quiet: not written
 }
 
 // Batch is what a Worker produced since its last flush. Rows are appended in

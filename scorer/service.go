@@ -36,6 +36,12 @@ type Config struct {
 	Tick     time.Duration
 	Features bool          // also write crm.features rows
 	Rescore  time.Duration // see WorkerConfig.Rescore
+	// HistoryEvery thins the score history: a key's lead_scores /
+	// churn_scores (and features) row is written only when its score, tier,
+	// model version or converted/churned flag changed, or its last written
+	// row is this old in event time (default 1 h; negative: every row).
+	// lead_current / account_current always get the newest row.
+	HistoryEvery time.Duration
 
 	models *Models // set by Serve or WithModels
 }
@@ -67,6 +73,9 @@ func (c *Config) defaults() {
 	}
 	if c.Tick <= 0 {
 		c.Tick = 500 * time.Millisecond
+	}
+	if c.HistoryEvery == 0 {
+		c.HistoryEvery = DefaultHistoryEvery
 	}
 }
 
@@ -424,6 +433,10 @@ func (s *Service) startWorker(ctx context.Context, cl *kgo.Client, p int32) (*pa
 		exited:    make(chan struct{}),
 		committed: st.Next,
 		epoch:     -1,
+		sink:      s.o.Sink,
+	}
+	if s.cfg.HistoryEvery > 0 {
+		pw.sink = historySink{h: newHistory(s.cfg.HistoryEvery), next: s.o.Sink}
 	}
 	go pw.run()
 	return pw, nil
@@ -436,6 +449,7 @@ type partitionWorker struct {
 	p      int32
 	w      *Worker
 	m      *partitionMetrics
+	sink   Sink // Options.Sink, behind the partition's history thinning
 	in     chan []*kgo.Record
 	stopc  chan bool // true: graceful (flush, checkpoint, commit)
 	exited chan struct{}
@@ -527,7 +541,7 @@ func (pw *partitionWorker) sync() bool {
 	pw.lastSync = time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := pw.w.Flush(ctx, s.o.Sink); err != nil {
+	if err := pw.w.Flush(ctx, pw.sink); err != nil {
 		s.metrics.errors.WithLabelValues("flush").Inc()
 		s.logger.Warn("flush", "partition", pw.p, "error", err)
 		return false

@@ -49,6 +49,7 @@ func (s *syncSink) Write(_ context.Context, b *Batch) error {
 	}
 	for _, r := range b.Leads {
 		r.ScoredAt = time.Time{}
+		r.Quiet = false // history thinning restarts with the process: not part of the result
 		k := r.LeadID + "|" + r.EventTime.String() + "|" + r.EventID
 		if old, ok := s.leads[k]; ok && old != r {
 			s.conflict = append(s.conflict, fmt.Sprintf("%s: %+v vs %+v", k, old, r))
@@ -57,6 +58,7 @@ func (s *syncSink) Write(_ context.Context, b *Batch) error {
 	}
 	for _, r := range b.Churn {
 		r.ScoredAt = time.Time{}
+		r.Quiet = false
 		k := r.AccountID + "|" + r.EventTime.String() + "|" + r.EventID
 		if old, ok := s.churn[k]; ok && old != r {
 			s.conflict = append(s.conflict, fmt.Sprintf("%s: %+v vs %+v", k, old, r))

@@ -66,6 +66,7 @@ func run(args []string) error {
 	f.Int(&s.FlushRows, "flush-rows", "CRM_SCORER_FLUSH_ROWS", 5000, "…or when a partition has this many rows pending")
 	f.Duration(&s.Rescore, "rescore", "CRM_SCORER_RESCORE", 24*time.Hour, "re-score a key this long after its newest activity, daily while it matters (negative: off)")
 	f.Bool(&s.Features, "features", "CRM_SCORER_FEATURES", true, "write the feature vector of every score to crm.features")
+	f.Duration(&s.HistoryEvery, "history-every", "CRM_SCORER_HISTORY_EVERY", scorer.DefaultHistoryEvery, "score history: write a key's lead_scores/churn_scores (and features) row only when its score, tier or model changed or its last row is this old in event time (negative: every row)")
 	f.Bool(&c.Rules, "rules", "CRM_SCORER_RULES", false, "score with the built-in transparent rules instead of the learned models")
 	f.Bool(&c.Alerts, "alerts", "CRM_SCORER_ALERTS", true, "run the alert rules and publish alerts to ClickHouse and crm.alerts")
 	f.Duration(&ar.FlowTimeout, "abandonment-timeout", "CRM_ALERTS_ABANDONMENT_TIMEOUT", ar.FlowTimeout, "alerts: a started flow not completed within this is abandoned")
