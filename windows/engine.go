@@ -2,6 +2,7 @@ package windows
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -110,8 +111,7 @@ type Counters struct {
 
 // keyMeta is the engine's bookkeeping for one key, beside its state.
 type keyMeta struct {
-	key    string
-	hash   uint64             // HashString(key): timer tie order
+	key    string             // a copy of its own: never a view into an input record
 	last   Sec                // newest event time of the key (eviction)
 	timers [MaxTimers + 1]Sec // due time per slot; 0 = none
 	armed  [MaxTimers + 1]Sec // time of the live heap item per slot; 0 = none
@@ -225,8 +225,10 @@ func (e *Engine[S, E]) Process(key string, t Sec, ev E) Outcome {
 	isNew := en == nil
 	if isNew {
 		en = &entry[S]{}
-		en.key, en.hash = key, HashString(key)
-		e.keys[key] = en
+		// Cloned: a decoder's key is a view into a larger buffer, which a
+		// long-lived key would keep alive.
+		en.key = strings.Clone(key)
+		e.keys[en.key] = en
 	}
 	e.n.Events++
 	if t > en.last {
@@ -301,7 +303,7 @@ func (e *Engine[S, E]) fire() {
 			// Moved later since this item was pushed: re-arm at its time
 			// (even when already due, to keep firing in time order).
 			en.armed[it.slot] = due
-			e.heap.push(timerItem[S]{at: due, slot: it.slot, hash: en.hash, e: en})
+			e.heap.push(timerItem[S]{at: due, slot: it.slot, hash: HashString(en.key), e: en})
 			continue
 		}
 		en.timers[it.slot] = 0
@@ -374,7 +376,7 @@ func (e *Engine[S, E]) setSlot(en *entry[S], slot int, at Sec) {
 	}
 	if en.armed[slot] == 0 || at < en.armed[slot] {
 		en.armed[slot] = at
-		e.heap.push(timerItem[S]{at: at, slot: uint8(slot), hash: en.hash, e: en})
+		e.heap.push(timerItem[S]{at: at, slot: uint8(slot), hash: HashString(en.key), e: en})
 	}
 }
 

@@ -3,6 +3,7 @@ package windows
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Snapshot encoding of one key (little-endian, see Enc):
@@ -109,7 +110,7 @@ func (e *Engine[S, E]) Restore(key string, value []byte) error {
 		return fmt.Errorf("restore %q: %w: version %d", key, ErrCorrupt, v)
 	}
 	en := &entry[S]{}
-	en.key, en.hash = key, HashString(key)
+	en.key = strings.Clone(key) // a changelog reader's key may view its record
 	en.last = d.Sec()
 	set := d.U8()
 	for i := range en.timers {
@@ -129,11 +130,11 @@ func (e *Engine[S, E]) Restore(key string, value []byte) error {
 	if old := e.keys[key]; old != nil {
 		old.gone = true
 	}
-	e.keys[key] = en
+	e.keys[en.key] = en
 	for i, t := range en.timers {
 		if t != 0 {
 			en.armed[i] = t
-			e.heap.push(timerItem[S]{at: t, slot: uint8(i), hash: en.hash, e: en})
+			e.heap.push(timerItem[S]{at: t, slot: uint8(i), hash: HashString(en.key), e: en})
 		}
 	}
 	return nil
