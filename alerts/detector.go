@@ -128,7 +128,6 @@ func (d *Detector) OnEvent(st *State, e *event.Event, now time.Time, out *Output
 		st.isLead = true // e.Key() is the lead id
 	}
 	st.SetParties(e.AccountID, e.OwnerID)
-	st.seen = max(st.seen, t)
 
 	if e.Type.IsConversion() && st.isLead {
 		if st.convertedAt == 0 || t < st.convertedAt {

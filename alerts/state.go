@@ -17,7 +17,7 @@ import (
 // All times are Unix milliseconds of event time unless named "wall".
 //
 // The layout is sized for a million keys per process: what every lead uses
-// is inline (about 200 bytes), what few keys need — flow attempts, account
+// is inline (192 bytes), what few keys need — flow attempts, account
 // payment and inactivity tracking, churn, cooldowns — lives in a stateExtra
 // allocated on first use. The lead id is the key itself (a flag), and the
 // event ids of conversions and cancellations, which no alert shows, are not
@@ -25,7 +25,6 @@ import (
 type State struct {
 	key, account, owner string
 
-	seen        int64 // newest event time seen
 	convertedAt int64 // earliest conversion (deal_won, subscription_started of a lead); 0 none
 	firstScore  int64 // event time of the first lead score: the rise rule needs a baseline
 	score       float64
@@ -190,7 +189,7 @@ func (s *State) AppendBinary(dst []byte) ([]byte, error) {
 	w.str(s.lead())
 	w.str(s.account)
 	w.str(s.owner)
-	w.int(s.seen)
+	w.int(0) // newest event time (versions ≤ 2 kept it; nothing reads it)
 	w.int(s.convertedAt)
 	w.str("") // conversion event id
 	w.int(x.paidAt)
@@ -268,7 +267,7 @@ func (s *State) UnmarshalBinary(b []byte) error {
 	}
 	n.account = r.str()
 	n.owner = r.str()
-	n.seen = r.int()
+	_ = r.int() // newest event time
 	n.convertedAt = r.int()
 	_ = r.str() // conversion event id (versions ≤ 2 kept it)
 	x.paidAt = r.int()

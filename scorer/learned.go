@@ -45,7 +45,6 @@ func (m *Models) defaults() {
 type learnedKey struct {
 	F       *features.State // the key's feature state; nil until its first event
 	Pending []byte          // models.Pending (AppendBinary) awaiting its label; nil: none
-	Done    bool            // the label was positive: no new pending (converted / churned)
 }
 
 // scoreLearned updates the key's features with ev and emits its score.
@@ -78,12 +77,12 @@ func (w *Worker) scoreLearned(c *windows.Ctx, s *State, ev *event.Event) {
 			_ = m.LearnPending(p, true, &w.scratch)
 		}
 		lk.Pending = nil
-		lk.Done = lead // a lead converts once; an account may churn again after renewing
+		s.LabelDone = lead // a lead converts once; an account may churn again after renewing
 		c.ClearTimer(timer)
 	case positive:
-		lk.Done = lead
+		s.LabelDone = lead
 	case lk.Pending != nil && w.updatePending(lk):
-	case !lk.Done:
+	case !s.LabelDone:
 		p := models.Pending{Scored: sc.Probability, Deadline: c.Time.Add(horizon), Vector: w.vec.AppendBinary(w.pvec[:0])}
 		w.pvec = p.Vector
 		lk.Pending = p.AppendBinary(nil)
@@ -98,9 +97,9 @@ func (w *Worker) emitLearned(c *windows.Ctx, s *State, eventID string, eventTime
 	sc := &w.score
 	if s.Kind == kindLead {
 		w.out.Leads = append(w.out.Leads, LeadScore{
-			LeadID: c.Key, AccountID: s.AccountID, OwnerID: s.OwnerID, EventID: eventID, EventTime: eventTime,
+			LeadID: c.Key, AccountID: s.AccountID(), OwnerID: s.OwnerID(), EventID: eventID, EventTime: eventTime,
 			ScoredAt: w.cfg.Now().UTC(), Score: sc.Score, Probability: sc.Probability, Tier: string(sc.Tier),
-			ModelVersion: sc.Version, Reasons: string(w.reasons), Converted: s.ML.Done, Version: s.version(),
+			ModelVersion: sc.Version, Reasons: string(w.reasons), Converted: s.LabelDone, Version: s.version(),
 		})
 	} else {
 		var plan string
@@ -114,7 +113,7 @@ func (w *Worker) emitLearned(c *windows.Ctx, s *State, eventID string, eventTime
 			}
 		}
 		w.out.Churn = append(w.out.Churn, ChurnScore{
-			AccountID: c.Key, OwnerID: s.OwnerID, EventID: eventID, EventTime: eventTime,
+			AccountID: c.Key, OwnerID: s.OwnerID(), EventID: eventID, EventTime: eventTime,
 			ScoredAt: w.cfg.Now().UTC(), Score: sc.Score, Probability: sc.Probability, Tier: string(sc.Tier),
 			ModelVersion: sc.Version, Reasons: string(w.reasons), Plan: plan, MRR: mrr,
 			Churned: s.Churned, Version: s.version(),

@@ -71,7 +71,7 @@ func TestLearnedScoring(t *testing.T) {
 	if len(w.out.Features) == 0 || len(w.out.Features[0].Names) != len(w.out.Features[0].Values) {
 		t.Errorf("feature rows %+v", w.out.Features)
 	}
-	if !w.eng.Get("L1").ML.Done || w.eng.Get("L1").ML.Pending != nil {
+	if !w.eng.Get("L1").LabelDone || w.eng.Get("L1").ML.Pending != nil {
 		t.Error("converted lead still waits for a label")
 	}
 }

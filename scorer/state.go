@@ -25,6 +25,11 @@ const (
 
 // State is everything the scorer keeps per key (lead, else account). It is
 // owned by the partition's worker goroutine.
+//
+// It is sized with the engine's bookkeeping so that one key is one 384-byte
+// allocation (plus its rule or feature state): the account and owner ids
+// live once, in Alerts (owner ids interned per partition), and no field
+// keeps a view into an input record alive.
 type State struct {
 	// Offset is 1 + the input offset of the newest record applied to this
 	// key. After a restore, records the key already reflects are skipped,
@@ -35,21 +40,30 @@ type State struct {
 	Seen     [8]uint32
 	SeenNext uint8
 	Kind     uint8
-	Churned  bool        // account: cancelled and not renewed since
-	Updates  uint32      // rows emitted for the key: lead_current version
-	VerAt    windows.Sec // newest event or re-score time: lead_current version
-	Newest   windows.Sec // newest event time
-
-	AccountID, OwnerID string
+	Churned  bool // account: cancelled and not renewed since
+	// LabelDone: the learned label was positive (a lead converted): no new
+	// pending label.
+	LabelDone bool
+	Updates   uint32      // rows emitted for the key: lead_current version
+	VerAt     windows.Sec // newest event or re-score time: lead_current version
+	Newest    windows.Sec // newest event time
 
 	// Rule-based scoring (no WorkerConfig.Models): one of them, by Kind,
 	// allocated on the key's first event.
 	Lead    *LeadRules
 	Account *AccountRules
 	// Learned scoring (WorkerConfig.Models): feature state and pending label.
-	ML     learnedKey
+	ML learnedKey
+	// Alerts is the detector's state; it also holds the key's account and
+	// owner ids (with or without a detector).
 	Alerts alerts.State
 }
+
+// AccountID is the account of the key's newest event that had one.
+func (s *State) AccountID() string { return s.Alerts.Account() }
+
+// OwnerID is the owner of the key's newest event that had one.
+func (s *State) OwnerID() string { return s.Alerts.Owner() }
 
 // seen reports whether id was seen recently, and records it.
 func (s *State) seen(id string) bool {
@@ -69,7 +83,9 @@ func (s *State) seen(id string) bool {
 
 func (s *State) version() uint64 { return uint64(s.VerAt)<<20 | uint64(s.Updates&0xfffff) }
 
-const stateVersion = 2
+// stateVersion 3: the account and owner ids are no longer written ahead of
+// the alerts state, which holds them.
+const stateVersion = 3
 
 // stateCodec encodes State for the changelog (see windows.Codec). m gives
 // the feature sets to restore learned state with (nil: rules only).
@@ -86,8 +102,6 @@ func (sc stateCodec) Encode(e *windows.Enc, s *State) {
 	e.Uvarint(uint64(s.Updates))
 	e.Sec(s.VerAt)
 	e.Sec(s.Newest)
-	e.String(s.AccountID)
-	e.String(s.OwnerID)
 	e.U8(b2u(s.Churned) | b2u(s.Lead != nil)<<1 | b2u(s.Account != nil)<<2)
 	if l := s.Lead; l != nil {
 		encodeLeadRules(e, l)
@@ -96,7 +110,7 @@ func (sc stateCodec) Encode(e *windows.Enc, s *State) {
 		encodeAccountRules(e, a)
 	}
 	alerts.Codec{}.Encode(e, &s.Alerts)
-	encodeLearned(e, &s.ML)
+	encodeLearned(e, &s.ML, s.LabelDone)
 }
 
 func encodeLeadRules(e *windows.Enc, l *LeadRules) {
@@ -124,20 +138,20 @@ func encodeAccountRules(e *windows.Enc, a *AccountRules) {
 	e.String(a.Plan)
 }
 
-func encodeLearned(e *windows.Enc, lk *learnedKey) {
+func encodeLearned(e *windows.Enc, lk *learnedKey, done bool) {
 	var fb []byte
 	if lk.F != nil {
 		fb = lk.F.AppendBinary(nil)
 	}
 	e.Bytes(fb)
 	e.Bytes(lk.Pending)
-	e.U8(b2u(lk.Done))
+	e.U8(b2u(done))
 }
 
-func (sc stateCodec) decodeLearned(d *windows.Dec, lk *learnedKey, m *models.Model) error {
+func (sc stateCodec) decodeLearned(d *windows.Dec, lk *learnedKey, done *bool, m *models.Model) error {
 	fb := d.Bytes()
 	pend := d.Bytes()
-	lk.Done = d.U8() != 0
+	*done = d.U8() != 0
 	if err := d.Err(); err != nil {
 		return err
 	}
@@ -162,13 +176,14 @@ func (sc stateCodec) decodeLearned(d *windows.Dec, lk *learnedKey, m *models.Mod
 
 // Decode reads every state version the scorer has shipped: version 1 (rule
 // state of both kinds inline; learned state of both kinds, added later in
-// the same version, optional) is migrated to the current layout.
+// the same version, optional) is migrated to the current layout; version 2
+// has the account and owner ids of the key ahead of the rule state.
 func (sc stateCodec) Decode(d *windows.Dec, s *State) error {
 	v := d.U8()
 	if err := d.Err(); err != nil {
 		return err
 	}
-	if v != 1 && v != stateVersion {
+	if v < 1 || v > stateVersion {
 		return fmt.Errorf("%w: scorer state version %d", windows.ErrCorrupt, v)
 	}
 	s.Offset = int64(d.Uvarint())
@@ -180,8 +195,25 @@ func (sc stateCodec) Decode(d *windows.Dec, s *State) error {
 	s.Updates = uint32(d.Uvarint())
 	s.VerAt = d.Sec()
 	s.Newest = d.Sec()
-	s.AccountID = d.String()
-	s.OwnerID = d.String()
+	var account, owner string
+	if v < 3 {
+		account, owner = d.String(), d.String()
+	}
+	if err := sc.decodeRest(d, v, s); err != nil {
+		return err
+	}
+	// The alerts state holds them when a detector ran; else they are here.
+	if s.Alerts.Account() != "" {
+		account = ""
+	}
+	if s.Alerts.Owner() != "" {
+		owner = ""
+	}
+	s.Alerts.SetParties(account, owner)
+	return nil
+}
+
+func (sc stateCodec) decodeRest(d *windows.Dec, v uint8, s *State) error {
 	if v == 1 {
 		return sc.decodeV1(d, s)
 	}
@@ -201,7 +233,7 @@ func (sc stateCodec) Decode(d *windows.Dec, s *State) error {
 	if err := (alerts.Codec{}).Decode(d, &s.Alerts); err != nil {
 		return fmt.Errorf("alerts state: %w", err)
 	}
-	if err := sc.decodeLearned(d, &s.ML, sc.model(s.Kind)); err != nil {
+	if err := sc.decodeLearned(d, &s.ML, &s.LabelDone, sc.model(s.Kind)); err != nil {
 		return fmt.Errorf("features: %w", err)
 	}
 	return d.Err()
@@ -243,15 +275,16 @@ func (sc stateCodec) decodeV1(d *windows.Dec, s *State) error {
 		return d.Err() // written before the learned state existed
 	}
 	var lead, acct learnedKey
-	if err := sc.decodeLearned(d, &lead, sc.model(kindLead)); err != nil {
+	var leadDone, acctDone bool
+	if err := sc.decodeLearned(d, &lead, &leadDone, sc.model(kindLead)); err != nil {
 		return fmt.Errorf("lead features: %w", err)
 	}
-	if err := sc.decodeLearned(d, &acct, sc.model(kindAccount)); err != nil {
+	if err := sc.decodeLearned(d, &acct, &acctDone, sc.model(kindAccount)); err != nil {
 		return fmt.Errorf("account features: %w", err)
 	}
-	s.ML = acct
+	s.ML, s.LabelDone = acct, acctDone
 	if s.Kind == kindLead {
-		s.ML = lead
+		s.ML, s.LabelDone = lead, leadDone
 	}
 	return d.Err()
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/crmstream/crmstream/alerts"
@@ -60,6 +61,35 @@ type Worker struct {
 	next    int64 // 1 + offset of the newest record processed (0: none)
 	reasons []byte
 	meanRec float64 // mean checkpoint record size, for the state-bytes estimate
+
+	// owners interns owner ids: a partition's keys share a few reps.
+	owners map[string]string
+}
+
+// maxInterned bounds an intern table; a full one starts over (keys keep
+// their strings, only the sharing of new ones restarts).
+const maxInterned = 4096
+
+// party returns the id v of an event to store in a key's state whose
+// current value is cur: "" or cur when unchanged (nothing to store), else a
+// copy that owns its bytes — the decoder's strings are views into a larger
+// buffer — shared through table when one is given.
+func (w *Worker) party(v, cur string, table map[string]string) string {
+	if v == "" || v == cur {
+		return v
+	}
+	if table == nil {
+		return strings.Clone(v)
+	}
+	if s, ok := table[v]; ok {
+		return s
+	}
+	if len(table) >= maxInterned {
+		clear(table)
+	}
+	s := strings.Clone(v)
+	table[s] = s
+	return s
 }
 
 // NewWorker returns a worker with empty state.
@@ -79,6 +109,7 @@ func NewWorker(cfg WorkerConfig) *Worker {
 		m:      cfg.Metrics.partition(cfg.Partition),
 		logger: logger.With("component", "scorer", "partition", cfg.Partition),
 		offset: -1,
+		owners: make(map[string]string),
 	}
 	if cfg.Detector != nil {
 		ahead := time.Duration(0)
@@ -249,12 +280,7 @@ func (h *handler) Event(c *windows.Ctx, s *State, ev *event.Event) {
 			s.Kind = kindLead
 		}
 	}
-	if ev.OwnerID != "" && ev.OwnerID != s.OwnerID {
-		s.OwnerID = ev.OwnerID
-	}
-	if ev.AccountID != "" && ev.AccountID != s.AccountID {
-		s.AccountID = ev.AccountID
-	}
+	s.Alerts.SetParties(w.party(ev.AccountID, s.AccountID(), nil), w.party(ev.OwnerID, s.OwnerID(), w.owners))
 	s.Newest = max(s.Newest, t)
 	s.VerAt = max(s.VerAt, t)
 	s.Updates++
@@ -303,7 +329,7 @@ func (w *Worker) scoreLead(c *windows.Ctx, s *State, eventID string, eventTime t
 	score, prob, reasons := s.Lead.Score(asOf, w.reasons[:0])
 	w.reasons = reasons
 	w.out.Leads = append(w.out.Leads, LeadScore{
-		LeadID: c.Key, AccountID: s.AccountID, OwnerID: s.OwnerID,
+		LeadID: c.Key, AccountID: s.AccountID(), OwnerID: s.OwnerID(),
 		EventID: eventID, EventTime: eventTime, ScoredAt: w.cfg.Now().UTC(),
 		Score: score, Probability: prob, Tier: Tier(score), ModelVersion: RulesVersion,
 		Reasons: string(reasons), Converted: s.Lead.Converted, Version: s.version(),
@@ -335,7 +361,7 @@ func (w *Worker) scoreAccount(c *windows.Ctx, s *State, eventID string, eventTim
 	score, prob, reasons := s.Account.Score(asOf, w.reasons[:0])
 	w.reasons = reasons
 	w.out.Churn = append(w.out.Churn, ChurnScore{
-		AccountID: c.Key, OwnerID: s.OwnerID, EventID: eventID, EventTime: eventTime,
+		AccountID: c.Key, OwnerID: s.OwnerID(), EventID: eventID, EventTime: eventTime,
 		ScoredAt: w.cfg.Now().UTC(), Score: score, Probability: prob, Tier: Tier(score),
 		ModelVersion: RulesVersion, Reasons: string(reasons), Plan: s.Account.Plan,
 		MRR: float64(s.Account.MRR.V), Churned: s.Churned, Version: s.version(),
@@ -381,7 +407,7 @@ func (h *handler) Timer(c *windows.Ctx, s *State, kind windows.TimerKind) {
 		w.drainAlerts()
 		// Keep re-scoring daily while it matters: a warm lead fading, an
 		// account not yet at full risk.
-		converted := s.ML.Done || s.Lead != nil && s.Lead.Converted
+		converted := s.LabelDone || s.Lead != nil && s.Lead.Converted
 		if s.Kind == kindLead && score >= WarmAt && !converted ||
 			s.Kind == kindAccount && score < 100 && !s.Churned && c.Time-s.Newest < windows.Sec(60*windows.Day) {
 			c.SetTimer(TimerRescore, c.Time.Add(windows.SpanOf(w.cfg.Rescore)))
