@@ -127,7 +127,7 @@ func (p *pipeline) count(q string) uint64 {
 
 func (p *pipeline) waitCount(q string, want uint64) {
 	p.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(90 * time.Second) // generous: returns as soon as it holds; CI machines are slow under -race
 	for {
 		n := p.count(q)
 		if n == want {
@@ -230,7 +230,7 @@ func TestEndToEnd(t *testing.T) {
 // waitMetric waits until the counter name on /metrics reaches want.
 func (p *pipeline) waitMetric(name string, want float64) {
 	p.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		v := p.metric(name)
 		if v >= want {
