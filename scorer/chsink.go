@@ -8,6 +8,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/crmstream/crmstream/alerts"
+	"golang.org/x/sync/errgroup"
 )
 
 // AlertWriter publishes alert states (alerts.Writer: ClickHouse + topic).
@@ -18,17 +19,17 @@ type AlertWriter interface {
 // CHSink writes batches to the product's ClickHouse tables: lead_scores,
 // lead_current, churn_scores, account_current, late_events, features, and
 // the alerts through Alerts. Quiet rows (see Config.HistoryEvery) update
-// lead_current / account_current only. Every insert names its columns and every table
-// is a ReplacingMergeTree keyed by what the row reflects, so writing a batch
-// again (after a crash before the offsets were committed) changes nothing
-// once merged.
+// lead_current / account_current only. Every insert names its columns and
+// every table is a ReplacingMergeTree keyed by what the row reflects, so
+// writing a batch again (after a crash before the offsets were committed)
+// changes nothing once merged.
 //
 // Safe for concurrent use, and cheaper so: Writes that arrive while another
 // is inserting are group-committed — the next insert carries all of them,
-// one INSERT per table for the whole process rather than per partition — and
-// each returns once its rows are durable (or with the group's error). Rows
-// go in column by column (Column(i).Append of whole slices, no per-value
-// boxing) from buffers reused between flushes.
+// one INSERT per table for the whole process rather than per partition, the
+// tables inserted concurrently — and each returns once its rows are durable
+// (or with the group's error). Rows go in column by column (Column(i).Append
+// of whole slices, no per-value boxing) from buffers reused between flushes.
 type CHSink struct {
 	Conn   driver.Conn
 	DB     string      // database name, already validated (chstore.Store.DB)
@@ -39,7 +40,7 @@ type CHSink struct {
 	mu      sync.Mutex
 	queue   []*sinkReq // Writes waiting for the next insert
 	writing bool       // a Write is inserting (it alone uses cols)
-	cols    columns
+	cols    [6]columns // per table: the inserts run concurrently
 }
 
 // sinkReq is one Write waiting in the group.
@@ -103,7 +104,7 @@ func (s *CHSink) Write(ctx context.Context, b *Batch) error {
 // writeGroup inserts the rows of every batch in reqs, one INSERT per table.
 func (s *CHSink) writeGroup(ctx context.Context, reqs []*sinkReq) error {
 	start := time.Now()
-	c := &s.cols
+	var ins inserts
 	var nLeads, nChurn, nLate, nFeat, nAlerts int
 	for _, r := range reqs {
 		nLeads += len(r.b.Leads)
@@ -113,6 +114,7 @@ func (s *CHSink) writeGroup(ctx context.Context, reqs []*sinkReq) error {
 		nAlerts += len(r.b.Alerts)
 	}
 	if nLeads > 0 {
+		c := &s.cols[0]
 		c.reset()
 		for _, r := range reqs {
 			for i := range r.b.Leads {
@@ -125,13 +127,11 @@ func (s *CHSink) writeGroup(ctx context.Context, reqs []*sinkReq) error {
 		}
 		written := c.rows()
 		if written > 0 {
-			if err := s.insert(ctx, "lead_scores", "lead_id, account_id, owner_id, event_id, event_time, scored_at, score, probability, tier, model_version, reasons",
-				c.s[0], c.s[1], c.s[2], c.s[3], c.t[0], c.t[1], c.u8[0], c.f[0], c.s[4], c.s[5], c.s[6]); err != nil {
-				return err
-			}
+			ins.add("lead_scores", "lead_id, account_id, owner_id, event_id, event_time, scored_at, score, probability, tier, model_version, reasons", c.s[0], c.s[1], c.s[2], c.s[3], c.t[0], c.t[1], c.u8[0], c.f[0], c.s[4], c.s[5], c.s[6])
 		}
 		// lead_current: only the newest row per lead of this group;
 		// ReplacingMergeTree keeps the highest version across groups.
+		c = &s.cols[1]
 		c.reset()
 		newest := c.newest()
 		for ri, r := range reqs {
@@ -165,14 +165,12 @@ func (s *CHSink) writeGroup(ctx context.Context, reqs []*sinkReq) error {
 				c.u64 = append(c.u64, l.Version)
 			}
 		}
-		if err := s.insert(ctx, "lead_current", "lead_id, account_id, owner_id, event_time, score, probability, tier, model_version, reasons, converted, version",
-			c.s[0], c.s[1], c.s[2], c.t[0], c.u8[0], c.f[0], c.s[3], c.s[4], c.s[5], c.u8[1], c.u64); err != nil {
-			return err
-		}
-		s.count("lead_scores", written)
-		s.count("lead_current", len(c.u64))
+		ins.add("lead_current", "lead_id, account_id, owner_id, event_time, score, probability, tier, model_version, reasons, converted, version", c.s[0], c.s[1], c.s[2], c.t[0], c.u8[0], c.f[0], c.s[3], c.s[4], c.s[5], c.u8[1], c.u64)
+		ins.count("lead_scores", written)
+		ins.count("lead_current", len(c.u64))
 	}
 	if nChurn > 0 {
+		c := &s.cols[2]
 		c.reset()
 		for _, r := range reqs {
 			for i := range r.b.Churn {
@@ -185,11 +183,9 @@ func (s *CHSink) writeGroup(ctx context.Context, reqs []*sinkReq) error {
 		}
 		written := c.rows()
 		if written > 0 {
-			if err := s.insert(ctx, "churn_scores", "account_id, owner_id, event_id, event_time, scored_at, score, probability, tier, model_version, reasons",
-				c.s[0], c.s[1], c.s[2], c.t[0], c.t[1], c.u8[0], c.f[0], c.s[4], c.s[5], c.s[6]); err != nil {
-				return err
-			}
+			ins.add("churn_scores", "account_id, owner_id, event_id, event_time, scored_at, score, probability, tier, model_version, reasons", c.s[0], c.s[1], c.s[2], c.t[0], c.t[1], c.u8[0], c.f[0], c.s[4], c.s[5], c.s[6])
 		}
+		c = &s.cols[3]
 		c.reset()
 		newest := c.newest()
 		for ri, r := range reqs {
@@ -224,14 +220,12 @@ func (s *CHSink) writeGroup(ctx context.Context, reqs []*sinkReq) error {
 				c.u64 = append(c.u64, a.Version)
 			}
 		}
-		if err := s.insert(ctx, "account_current", "account_id, owner_id, event_time, score, probability, tier, model_version, reasons, plan, mrr, churned, version",
-			c.s[0], c.s[1], c.t[0], c.u8[0], c.f[0], c.s[2], c.s[3], c.s[4], c.s[5], c.f[1], c.u8[1], c.u64); err != nil {
-			return err
-		}
-		s.count("churn_scores", written)
-		s.count("account_current", len(c.u64))
+		ins.add("account_current", "account_id, owner_id, event_time, score, probability, tier, model_version, reasons, plan, mrr, churned, version", c.s[0], c.s[1], c.t[0], c.u8[0], c.f[0], c.s[2], c.s[3], c.s[4], c.s[5], c.f[1], c.u8[1], c.u64)
+		ins.count("churn_scores", written)
+		ins.count("account_current", len(c.u64))
 	}
 	if nLate > 0 {
+		c := &s.cols[4]
 		c.reset()
 		c.s, c.t = grow(c.s, 3), grow(c.t, 3)
 		for _, r := range reqs {
@@ -246,13 +240,11 @@ func (s *CHSink) writeGroup(ctx context.Context, reqs []*sinkReq) error {
 				c.t[2] = append(c.t[2], l.ReceivedAt.UTC())
 			}
 		}
-		if err := s.insert(ctx, "late_events", "event_id, key, type, occurred_at, watermark, partition, received_at",
-			c.s[0], c.s[1], c.s[2], c.t[0], c.t[1], c.i32, c.t[2]); err != nil {
-			return err
-		}
-		s.count("late_events", nLate)
+		ins.add("late_events", "event_id, key, type, occurred_at, watermark, partition, received_at", c.s[0], c.s[1], c.s[2], c.t[0], c.t[1], c.i32, c.t[2])
+		ins.count("late_events", nLate)
 	}
 	if nFeat > 0 {
+		c := &s.cols[5]
 		c.reset()
 		c.s, c.t = grow(c.s, 3), grow(c.t, 1)
 		for _, r := range reqs {
@@ -270,14 +262,17 @@ func (s *CHSink) writeGroup(ctx context.Context, reqs []*sinkReq) error {
 			}
 		}
 		if len(c.names) > 0 {
-			if err := s.insert(ctx, "features", "entity, entity_id, event_id, event_time, names, values",
-				c.s[0], c.s[1], c.s[2], c.t[0], c.names, c.values); err != nil {
-				return err
-			}
+			ins.add("features", "entity, entity_id, event_id, event_time, names, values", c.s[0], c.s[1], c.s[2], c.t[0], c.names, c.values)
 		}
-		s.count("features", len(c.names))
+		ins.count("features", len(c.names))
 	}
-	c.reset() // drop references to the callers' strings and slices
+	err := ins.run(ctx, s)
+	for i := range s.cols {
+		s.cols[i].reset() // drop references to the callers' strings and slices
+	}
+	if err != nil {
+		return err
+	}
 	if nAlerts > 0 && s.Alerts != nil {
 		as := make([]alerts.Alert, 0, nAlerts)
 		for _, r := range reqs {
@@ -290,6 +285,43 @@ func (s *CHSink) writeGroup(ctx context.Context, reqs []*sinkReq) error {
 	}
 	if s.Metrics != nil {
 		s.Metrics.flush.Observe(time.Since(start).Seconds())
+	}
+	return nil
+}
+
+// inserts are a group's INSERTs, one per table, run concurrently: a
+// group's latency is its slowest table, not the sum.
+type inserts struct {
+	jobs   []insertJob
+	counts []tableCount
+}
+
+type insertJob struct {
+	table, names string
+	cols         []any
+}
+
+type tableCount struct {
+	table string
+	n     int
+}
+
+func (in *inserts) add(table, names string, cols ...any) {
+	in.jobs = append(in.jobs, insertJob{table, names, cols})
+}
+
+func (in *inserts) count(table string, n int) { in.counts = append(in.counts, tableCount{table, n}) }
+
+func (in *inserts) run(ctx context.Context, s *CHSink) error {
+	var g errgroup.Group
+	for _, j := range in.jobs {
+		g.Go(func() error { return s.insert(ctx, j.table, j.names, j.cols...) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, c := range in.counts {
+		s.count(c.table, c.n)
 	}
 	return nil
 }
