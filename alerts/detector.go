@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -122,12 +123,14 @@ func (d *Detector) OnEvent(st *State, e *event.Event, now time.Time, out *Output
 	}
 	t, n := ms(e.OccurredAt), ms(now)
 	if st.key == "" {
-		st.key = e.Key()
+		st.key = strings.Clone(e.Key())
 	}
 	if e.LeadID != "" {
 		st.isLead = true // e.Key() is the lead id
 	}
-	st.SetParties(e.AccountID, e.OwnerID)
+	// Strings kept in the state are copies: a decoded event's strings are
+	// views into its record, which a long-lived key would keep alive.
+	st.SetParties(cloneIfNew(e.AccountID, st.account), cloneIfNew(e.OwnerID, st.owner))
 
 	if e.Type.IsConversion() && st.isLead {
 		if st.convertedAt == 0 || t < st.convertedAt {
@@ -449,7 +452,7 @@ func (d *Detector) flowStarted(st *State, e *event.Event, t int64) {
 		}
 		if f.status == flowOrphan && f.start >= t && f.start <= t+timeout {
 			// The completion arrived first: this attempt is already done.
-			f.status, f.start, f.startID, f.deadline = flowDone, t, e.ID, t+timeout
+			f.status, f.start, f.startID, f.deadline = flowDone, t, strings.Clone(e.ID), t+timeout
 			slices.SortStableFunc(x.flows, func(a, b flow) int { return cmpInt(a.start, b.start) })
 			return
 		}
@@ -460,7 +463,7 @@ func (d *Detector) flowStarted(st *State, e *event.Event, t int64) {
 		setCart(c, e)
 		return
 	}
-	f := flow{name: name, status: flowOpen, start: t, startID: e.ID, deadline: t + timeout}
+	f := flow{name: strings.Clone(name), status: flowOpen, start: t, startID: strings.Clone(e.ID), deadline: t + timeout}
 	setCart(&f, e)
 	i, _ := slices.BinarySearchFunc(x.flows, t, func(f flow, t int64) int { return cmpInt(f.start, t+1) })
 	x.flows = slices.Insert(x.flows, i, f)
@@ -473,7 +476,7 @@ func (d *Detector) flowStep(st *State, e *event.Event, t int64) {
 	}
 	if t >= c.stepAt {
 		if s := e.Properties.String("step"); s != "" {
-			c.step, c.stepAt, c.stepID = s, t, e.ID
+			c.step, c.stepAt, c.stepID = cloneIfNew(s, c.step), t, strings.Clone(e.ID)
 		}
 	}
 	setCart(c, e)
@@ -484,7 +487,7 @@ func (d *Detector) flowCompleted(st *State, e *event.Event, t, now int64, out *O
 	c := st.current(name, t)
 	if c == nil {
 		x := st.ext()
-		x.flows = append(x.flows, flow{name: name, status: flowOrphan, start: t, startID: e.ID, deadline: t})
+		x.flows = append(x.flows, flow{name: strings.Clone(name), status: flowOrphan, start: t, startID: strings.Clone(e.ID), deadline: t})
 		slices.SortStableFunc(x.flows, func(a, b flow) int { return cmpInt(a.start, b.start) })
 		return
 	}
@@ -508,7 +511,7 @@ func setCart(f *flow, e *event.Event) {
 	if v, ok := e.Properties.Number("cart_value"); ok && v > 0 {
 		f.cart = v
 		if cur := e.Properties.String("currency"); cur != "" {
-			f.currency = cur
+			f.currency = cloneIfNew(cur, f.currency)
 		}
 	}
 }
@@ -602,7 +605,7 @@ func (d *Detector) touch(st *State, q *quiet, t, clock int64, id string, out *Ou
 		d.dueQuiet(st, q, subject, t, max(clock, dl), out)
 	}
 	if t > q.base {
-		q.base, q.baseID = t, id
+		q.base, q.baseID = t, strings.Clone(id)
 	}
 	if q.live && t > q.firedBase && t <= q.firedDeadline {
 		q.live = false
@@ -702,6 +705,15 @@ func human(d time.Duration) string {
 		return strconv.Itoa(int(d/time.Minute)) + " minutes"
 	}
 	return d.String()
+}
+
+// cloneIfNew returns a copy of v to store in place of cur, or cur itself
+// when equal (no copy).
+func cloneIfNew(v, cur string) string {
+	if v == cur {
+		return cur
+	}
+	return strings.Clone(v)
 }
 
 func abs(v int64) int64 {

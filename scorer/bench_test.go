@@ -3,10 +3,13 @@ package scorer
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/crmstream/crmstream/alerts"
 	"github.com/crmstream/crmstream/event"
 	"github.com/crmstream/crmstream/windows"
 )
@@ -31,12 +34,25 @@ func benchEvents(n, count int) []event.Event {
 	return evs
 }
 
-func benchWorker(b *testing.B, learned bool) {
+// benchDetector is the alert detector with its default rules, as
+// cmd/scorer runs it.
+func benchDetector(b *testing.B) *alerts.Detector {
+	d, err := alerts.New(alerts.DefaultConfig(), alerts.Options{Now: fixedNow})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
+func benchWorker(b *testing.B, learned, withAlerts bool) {
 	const leads = 10_000
 	evs := benchEvents(leads, 200_000)
 	cfg := WorkerConfig{Windows: windows.Config{Mode: windows.Backfill}, Now: fixedNow}
 	if learned {
 		cfg.Models = testModels(b)
+	}
+	if withAlerts {
+		cfg.Detector = benchDetector(b)
 	}
 	w := NewWorker(cfg)
 	discard := discardSink{}
@@ -66,22 +82,38 @@ type discardSink struct{}
 func (discardSink) Write(context.Context, *Batch) error { return nil }
 
 // BenchmarkWorkerRules: one worker, rule-based scores, 10 k leads.
-func BenchmarkWorkerRules(b *testing.B) { benchWorker(b, false) }
+func BenchmarkWorkerRules(b *testing.B) { benchWorker(b, false, false) }
 
 // BenchmarkWorkerModels: one worker, features + learned models, 10 k leads.
-func BenchmarkWorkerModels(b *testing.B) { benchWorker(b, true) }
+func BenchmarkWorkerModels(b *testing.B) { benchWorker(b, true, false) }
+
+// BenchmarkWorkerModelsAlerts: what cmd/scorer runs — models and the alert
+// detector.
+func BenchmarkWorkerModelsAlerts(b *testing.B) { benchWorker(b, true, true) }
 
 // BenchmarkStatePerKey measures the heap held per lead by a worker (engine
-// entry, windows, rules, alerts, features and pending label with models) at
-// 100 k leads with a few events each. Run with -benchtime=1x.
+// entry, windows, rules, alert state, features and pending label with
+// models) at 100 k leads (CRM_BENCH_KEYS to change) with a few events each.
+// Run with -benchtime=1x. alerts=true adds the detector, as cmd/scorer runs.
 func BenchmarkStatePerKey(b *testing.B) {
-	for _, learned := range []bool{false, true} {
-		b.Run(fmt.Sprintf("models=%v", learned), func(b *testing.B) {
-			const n = 100_000
+	n := 100_000
+	if v, err := strconv.Atoi(os.Getenv("CRM_BENCH_KEYS")); err == nil && v > 0 {
+		n = v
+	}
+	for _, tc := range []struct{ learned, alerts bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		learned := tc.learned
+		name := fmt.Sprintf("models=%v", learned)
+		if tc.alerts {
+			name += "/alerts=true"
+		}
+		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
 				cfg := WorkerConfig{Windows: windows.Config{Mode: windows.Backfill}, Now: fixedNow}
 				if learned {
 					cfg.Models = testModels(b)
+				}
+				if tc.alerts {
+					cfg.Detector = benchDetector(b)
 				}
 				runtime.GC()
 				var before, after runtime.MemStats
@@ -97,10 +129,10 @@ func BenchmarkStatePerKey(b *testing.B) {
 				_ = w.Flush(context.Background(), discardSink{})
 				runtime.GC()
 				runtime.ReadMemStats(&after)
-				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/key")
+				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(n), "bytes/key")
 				var enc int
 				_ = w.eng.Snapshot(func(_ string, v []byte) error { enc += len(v); return nil })
-				b.ReportMetric(float64(enc)/n, "changelog-bytes/key")
+				b.ReportMetric(float64(enc)/float64(n), "changelog-bytes/key")
 				runtime.KeepAlive(w)
 			}
 		})
