@@ -22,6 +22,8 @@ import (
 	"github.com/crmstream/crmstream/internal/chstore"
 	"github.com/crmstream/crmstream/internal/kafka"
 	"github.com/crmstream/crmstream/internal/service"
+	"github.com/crmstream/crmstream/internal/tracing"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config of an ingest process. Zero fields take the defaults of the parts.
@@ -63,6 +65,7 @@ type Config struct {
 
 	Logger   *slog.Logger         // nil = discard
 	Registry *prometheus.Registry // /metrics; nil = a new one
+	Tracer   trace.TracerProvider // nil = off; spans per request and per produced/consumed record
 }
 
 // Validate reports every problem of the configuration at once.
@@ -116,7 +119,8 @@ func Run(ctx context.Context, cfg Config) error {
 	opts := func(client string) []kgo.Opt {
 		m := kprom.NewMetrics("crmstream_ingest", kprom.Subsystem("kafka"), kprom.Registerer(reg),
 			kprom.WithStaticLabel(prometheus.Labels{"client": client}))
-		return append(append([]kgo.Opt(nil), base...), kgo.WithHooks(m), kgo.WithLogger(kgoLogger(log, client)))
+		o := append(append([]kgo.Opt(nil), base...), kgo.WithHooks(m), kgo.WithLogger(kgoLogger(log, client)))
+		return append(o, tracing.KafkaOpts(cfg.Tracer, client, "")...)
 	}
 
 	// The producer: idempotent with acks=all (franz-go's defaults, kept).
@@ -219,7 +223,7 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
-		mux.Handle("POST /v1/events", h)
+		mux.Handle("POST /v1/events", tracing.HTTPHandler(cfg.Tracer, "POST /v1/events", h))
 		mux.Handle("/v1/events", h) // 405 with Allow for other methods
 		adapters := cfg.Webhooks.Adapters()
 		connectors.Mount(mux, adapters, h.Publish, connectors.HandlerOptions{

@@ -13,6 +13,7 @@ import (
 	"github.com/crmstream/crmstream/internal/chstore"
 	"github.com/crmstream/crmstream/internal/kafka"
 	"github.com/crmstream/crmstream/internal/service"
+	"github.com/crmstream/crmstream/internal/tracing"
 	"github.com/crmstream/crmstream/models"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -71,7 +72,8 @@ func Serve(ctx context.Context, c ServeConfig) error {
 	if err != nil {
 		return err
 	}
-	kc, err := kgo.NewClient(kopts...) // admin + alert producer
+	// admin + alert producer (a publish span per alert, in the flush's trace)
+	kc, err := kgo.NewClient(append(kopts, tracing.KafkaOpts(c.Service.Tracer, "crmstream-scorer-alerts", "")...)...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}

@@ -12,11 +12,15 @@ import (
 	"github.com/crmstream/crmstream/alerts"
 	"github.com/crmstream/crmstream/event"
 	"github.com/crmstream/crmstream/internal/kafka"
+	"github.com/crmstream/crmstream/internal/tracing"
 	"github.com/crmstream/crmstream/windows"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config configures the Kafka runtime. Zero values take the defaults noted.
@@ -42,6 +46,10 @@ type Config struct {
 	// row is this old in event time (default 1 h; negative: every row).
 	// lead_current / account_current always get the newest row.
 	HistoryEvery time.Duration
+	// Tracer traces records that arrive with a sampled trace context
+	// (internal/tracing): a "score" span per record, child of its Kafka
+	// receive span, and a "scorer flush" span per flush linked to them.
+	Tracer trace.TracerProvider // nil = off
 
 	models *Models // set by Serve or WithModels
 }
@@ -122,6 +130,7 @@ type Service struct {
 	metrics *Metrics
 	kprom   *kprom.Metrics
 	base    []kgo.Opt
+	tracer  trace.Tracer // nil: tracing off
 
 	cl  *kgo.Client // group consumer; also commits
 	clg *kgo.Client // changelog producer (manual partitions)
@@ -162,6 +171,7 @@ func New(cfg Config, o Options) (*Service, error) {
 	s := &Service{
 		cfg: cfg, o: o, base: base,
 		logger:  o.Logger.With("component", "scorer"),
+		tracer:  tracing.Tracer(cfg.Tracer),
 		metrics: NewMetrics(o.Registerer),
 		workers: map[int32]*partitionWorker{},
 		fatal:   make(chan error, 1),
@@ -246,7 +256,7 @@ func (s *Service) Run(ctx context.Context) error {
 		kgo.AdjustFetchOffsetsFn(s.adjust),
 		kgo.OnPartitionsRevoked(s.revoked),
 		kgo.OnPartitionsLost(s.lost),
-	), s.hooks()...)...)
+	), append(s.hooks(), tracing.KafkaOpts(s.cfg.Tracer, id, s.cfg.Group)...)...)...)
 	if err != nil {
 		return fmt.Errorf("scorer consumer client: %w", err)
 	}
@@ -454,9 +464,10 @@ type partitionWorker struct {
 	stopc  chan bool // true: graceful (flush, checkpoint, commit)
 	exited chan struct{}
 
-	unsent    []*kgo.Record // checkpoint records not yet acknowledged
-	committed int64         // offset committed (or restored)
-	epoch     int32         // leader epoch of the newest record
+	unsent    []*kgo.Record       // checkpoint records not yet acknowledged
+	committed int64               // offset committed (or restored)
+	traced    []trace.SpanContext // score spans since the last flush (tracing on), linked from its span
+	epoch     int32               // leader epoch of the newest record
 	lastSync  time.Time
 }
 
@@ -521,7 +532,11 @@ func (pw *partitionWorker) process(recs []*kgo.Record) {
 			pw.s.logger.Warn("undecodable event", "partition", pw.p, "offset", r.Offset, "error", err)
 			continue
 		}
+		span := pw.scoreSpan(r)
 		pw.w.Process(r.Offset, &ev)
+		if span != nil {
+			span.End()
+		}
 		pw.epoch = r.LeaderEpoch
 	}
 	if len(recs) > 0 && pw.w.NextOffset() <= recs[len(recs)-1].Offset {
@@ -541,7 +556,7 @@ func (pw *partitionWorker) sync() bool {
 	pw.lastSync = time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := pw.w.Flush(ctx, pw.sink); err != nil {
+	if err := pw.flush(ctx); err != nil {
 		s.metrics.errors.WithLabelValues("flush").Inc()
 		s.logger.Warn("flush", "partition", pw.p, "error", err)
 		return false
@@ -618,5 +633,56 @@ func (s *Service) checkTopics(ctx context.Context) error {
 		return fmt.Errorf("scorer: changelog %s has %d partitions, fewer than the %d of %s: partition p's state goes to changelog partition p",
 			s.cfg.Changelog, len(cl.Partitions), len(in.Partitions), s.cfg.Topic)
 	}
+	return nil
+}
+
+// maxLinks caps the traced records one flush span links to.
+const maxLinks = 128
+
+// scoreSpan starts the span of applying r when r carries a sampled trace
+// (kotel's receive span in r.Context); nil otherwise, at the cost of one
+// check when tracing is off.
+func (pw *partitionWorker) scoreSpan(r *kgo.Record) trace.Span {
+	if pw.s.tracer == nil || r.Context == nil || !trace.SpanContextFromContext(r.Context).IsSampled() {
+		return nil
+	}
+	_, span := pw.s.tracer.Start(r.Context, "score", trace.WithAttributes(
+		attribute.Int("messaging.destination.partition.id", int(pw.p)),
+		attribute.Int64("messaging.kafka.offset", r.Offset),
+		attribute.String("messaging.kafka.message.key", string(r.Key)),
+	))
+	if len(pw.traced) < maxLinks {
+		pw.traced = append(pw.traced, span.SpanContext())
+	}
+	return span
+}
+
+// flush writes the pending rows (ClickHouse, alerts). With traced records
+// pending it runs in a "scorer flush" span: a child of the first record's
+// trace (so that trace reaches the write and the alert publish) linked to
+// the others'.
+func (pw *partitionWorker) flush(ctx context.Context) error {
+	if len(pw.traced) == 0 || pw.w.Pending() == 0 {
+		return pw.w.Flush(ctx, pw.sink) // no span: nothing traced, or nothing to write yet (timers may write later)
+	}
+	links := make([]trace.Link, 0, len(pw.traced)-1)
+	for _, sc := range pw.traced[1:] {
+		links = append(links, trace.Link{SpanContext: sc})
+	}
+	ctx, span := pw.s.tracer.Start(trace.ContextWithSpanContext(ctx, pw.traced[0]), "scorer flush",
+		trace.WithLinks(links...),
+		trace.WithAttributes(
+			attribute.Int("messaging.destination.partition.id", int(pw.p)),
+			attribute.Int("crm.rows", pw.w.Pending()),
+			attribute.Int("crm.traced_records", len(pw.traced)),
+		))
+	defer span.End()
+	err := pw.w.Flush(ctx, pw.sink)
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+		span.RecordError(err)
+		return err // the retry links the same records
+	}
+	pw.traced = pw.traced[:0]
 	return nil
 }

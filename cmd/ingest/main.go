@@ -17,6 +17,7 @@ import (
 	"github.com/crmstream/crmstream/ingest/collector"
 	"github.com/crmstream/crmstream/internal/cli"
 	"github.com/crmstream/crmstream/internal/service"
+	"github.com/crmstream/crmstream/internal/tracing"
 )
 
 const examples = `  ingest                                   # collector + relay + sink against make up's Kafka and ClickHouse
@@ -52,6 +53,8 @@ func run(args []string) error {
 	f.List(&modes, "mode", "CRM_INGEST_MODE", []string{"collector", "relay", "sink"}, "parts to run: any of collector, relay, sink")
 	f.HTTP(&web, "127.0.0.1:8081")
 	f.Kafka(&c.Kafka)
+	var tc tracing.Config
+	f.Tracing(&tc, "ingest")
 	f.ClickHouse(&c.ClickHouse)
 	f.Secret(&keys, "write-keys", "CRM_WRITE_KEYS", "comma-separated write keys the collector accepts (Authorization: Bearer <key> or X-Write-Key); empty = open, for local development only")
 	f.Secret(&piiKey, "pii-key", "CRM_PII_KEY", "hash contact e-mail, phone and name with HMAC-SHA256 under this key before ClickHouse (at least 16 bytes)")
@@ -102,7 +105,7 @@ func run(args []string) error {
 	c.Partitions = int32(parts)
 	c.NoCreate = noCreate
 	c.MaxSinkLag = int64(maxLag)
-	if err := errors.Join(append(errs, c.Validate())...); err != nil {
+	if err := errors.Join(append(errs, c.Validate(), tc.Validate())...); err != nil {
 		return err
 	}
 	log := logger()
@@ -119,5 +122,15 @@ func run(args []string) error {
 	c.Registry = service.NewRegistry()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	tp, shutdown, err := tracing.Setup(ctx, tc)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = shutdown(sctx) // flush the last spans; a lost batch is not an error of the service
+	}()
+	c.Tracer = tp
 	return ingest.Run(ctx, c)
 }

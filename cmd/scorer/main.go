@@ -18,6 +18,7 @@ import (
 	"github.com/crmstream/crmstream/alerts"
 	"github.com/crmstream/crmstream/internal/cli"
 	"github.com/crmstream/crmstream/internal/service"
+	"github.com/crmstream/crmstream/internal/tracing"
 	"github.com/crmstream/crmstream/scorer"
 	"github.com/crmstream/crmstream/windows"
 )
@@ -53,6 +54,8 @@ func run(args []string) error {
 	f := cli.New("scorer", "the stream scorer: a consumer group on crm.events that scores leads and accounts in event-time windows, raises alerts, and writes scores, alerts and late events to ClickHouse; state survives restarts and rebalances through the compacted changelog topic.", examples)
 	f.HTTP(&web, "127.0.0.1:8082")
 	f.Kafka(&s.Kafka)
+	var tc tracing.Config
+	f.Tracing(&tc, "scorer")
 	f.ClickHouse(&c.ClickHouse)
 	f.String(&s.Group, "group", "CRM_SCORER_GROUP", "crmstream-scorer", "consumer group (instances with the same group share the partitions)")
 	f.String(&s.Topic, "topic", "CRM_SCORER_TOPIC", "crm.events", "input topic of canonical events")
@@ -118,7 +121,7 @@ func run(args []string) error {
 			errs = append(errs, fmt.Errorf("alert rules: %w", err))
 		}
 	}
-	if err := errors.Join(append(errs, s.Validate(), c.ClickHouse.Validate())...); err != nil {
+	if err := errors.Join(append(errs, s.Validate(), c.ClickHouse.Validate(), tc.Validate())...); err != nil {
 		return err
 	}
 	if f.ValidateOnly() {
@@ -133,5 +136,15 @@ func run(args []string) error {
 	c.Registry = service.NewRegistry()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	tp, shutdown, err := tracing.Setup(ctx, tc)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = shutdown(sctx) // flush the last spans; a lost batch is not an error of the service
+	}()
+	c.Service.Tracer = tp
 	return scorer.Serve(ctx, c)
 }

@@ -22,6 +22,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sony/gobreaker/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crmstream/crmstream/event"
 	"github.com/crmstream/crmstream/ingest/rejects"
@@ -270,6 +272,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) int {
 	}
 	res.Accepted = len(recs)
 	h.m.accepted.Add(float64(len(recs)))
+	if sp := trace.SpanFromContext(r.Context()); sp.IsRecording() { // tracing on (internal/tracing)
+		sp.SetAttributes(attribute.Int("crm.accepted", res.Accepted), attribute.Int("crm.rejected", len(res.Rejected)))
+	}
 	// Rejections count once the request's outcome is final: a 503 is
 	// retried and would count them twice.
 	for i, rj := range bad {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/crmstream/crmstream/internal/chstore"
 	"github.com/crmstream/crmstream/internal/kafka"
+	"github.com/crmstream/crmstream/internal/tracing"
 )
 
 // Kafka binds the Kafka client settings shared by every service.
@@ -37,6 +38,13 @@ func (f *Flags) ClickHouse(c *chstore.Config) {
 		return nil
 	})
 	f.bind("clickhouse-tls", "CRM_CLICKHOUSE_TLS")
+}
+
+// Tracing binds the OpenTelemetry settings; service names the spans' source.
+func (f *Flags) Tracing(c *tracing.Config, service string) {
+	c.Service = service
+	f.String(&c.Endpoint, "otlp-endpoint", "CRM_OTLP_ENDPOINT", "", "export traces over OTLP/HTTP to this collector URL, e.g. http://otel-collector:4318 (empty: tracing off)")
+	f.Float(&c.SampleRatio, "trace-sample", "CRM_TRACE_SAMPLE", 1, "fraction of new traces sampled, 0..1 (spans of a traced request always follow it)")
 }
 
 // HTTP binds a service's listen address and optional TLS certificate.
