@@ -142,3 +142,29 @@ func TestTraceCollectorToWrite(t *testing.T) {
 		t.Errorf("the sink wrote %d rows, none in the flush span's context (%d writes)", sink.rows, len(sink.spans))
 	}
 }
+
+// BenchmarkScoreSpan measures what tracing adds per record to the worker
+// loop: off (nil tracer), and on for a sampled record (span start/end and
+// the link kept for the flush; spans go to no exporter).
+func BenchmarkScoreSpan(b *testing.B) {
+	tp := sdktrace.NewTracerProvider()
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	ctx, parent := tp.Tracer("bench").Start(context.Background(), "receive")
+	defer parent.End()
+	for _, bc := range []struct {
+		name   string
+		tracer trace.Tracer
+	}{{"off", nil}, {"on", tracing.Tracer(tp)}} {
+		b.Run(bc.name, func(b *testing.B) {
+			pw := &partitionWorker{s: &Service{tracer: bc.tracer}, p: 1}
+			r := &kgo.Record{Key: []byte("lead-1"), Offset: 42, Context: ctx}
+			b.ReportAllocs()
+			for b.Loop() {
+				if span := pw.scoreSpan(r); span != nil {
+					span.End()
+				}
+				pw.traced = pw.traced[:0]
+			}
+		})
+	}
+}
