@@ -100,3 +100,32 @@ func TestHTTPHandler(t *testing.T) {
 		t.Errorf("503: status %v, want Error", s.Status())
 	}
 }
+
+// TestSetupExports checks that spans reach an OTLP/HTTP collector given as a
+// bare URL, at the standard traces path, on shutdown at the latest.
+func TestSetupExports(t *testing.T) {
+	got := make(chan string, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Method + " " + r.URL.Path + " " + r.Header.Get("Content-Type")
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	tp, shutdown, err := Setup(ctx, Config{Endpoint: srv.URL, Service: "test", SampleRatio: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span := Tracer(tp).Start(ctx, "op")
+	span.End()
+	if err := shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	select {
+	case req := <-got:
+		if req != "POST /v1/traces application/x-protobuf" {
+			t.Errorf("collector got %q", req)
+		}
+	default:
+		t.Fatal("no export request after shutdown")
+	}
+}
