@@ -62,6 +62,9 @@ func TestProbeQueries(t *testing.T) {
 	}{
 		{"lead table", leadEventQuery{table: "lead_scores"},
 			"SELECT event_id FROM db.lead_scores WHERE lead_id IN (?,?)", []any{"l1", "l2"}, "e1"},
+		{"current score", currentScoreQuery{},
+			"SELECT e.event_id FROM db.events AS e ANY INNER JOIN (SELECT lead_id, max(event_time) AS t FROM db.lead_current WHERE lead_id IN (?,?) GROUP BY lead_id) AS c USING lead_id WHERE e.lead_id IN (?,?) AND e.occurred_at <= c.t",
+			[]any{"l1", "l2", "l1", "l2"}, "e1"},
 		{"floor", offsetQuery{table: "floor_events"},
 			"SELECT toString(partition) || ':' || toString(offset) FROM db.floor_events WHERE (partition, offset) IN ((0,7),(3,9),(1,0))", nil, "0:7"},
 	} {

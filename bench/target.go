@@ -47,11 +47,11 @@ func (h *Harness) target(name string) (target, error) {
 		if h.cfg.Scorer {
 			groups = 3
 		}
-		table := "lead_scores"
+		var probe probeQuery = currentScoreQuery{}
 		if !h.cfg.Scorer {
-			table = "events"
+			probe = leadEventQuery{table: "events"}
 		}
-		return target{name: name, groups: groups, children: h.crmstreamChildren, probe: leadEventQuery{table: table}}, nil
+		return target{name: name, groups: groups, children: h.crmstreamChildren, probe: probe}, nil
 	case Floor:
 		return target{name: name, groups: 1, probe: offsetQuery{table: "floor_events"},
 			children: func(r runEnv) ([]childSpec, error) {
@@ -137,6 +137,30 @@ func (q leadEventQuery) toSQL(db string, ps []*probe) (string, []any) {
 }
 
 func (leadEventQuery) identity(p *probe) string { return p.EventID }
+
+// currentScoreQuery finds probes whose score is queryable: the lead's
+// newest score in lead_current reflects an event time at or after the
+// probe's. lead_scores is not used: the scorer writes a history row only
+// when the score changes (or hourly), so a probe's own row may never exist.
+type currentScoreQuery struct{}
+
+func (currentScoreQuery) toSQL(db string, ps []*probe) (string, []any) {
+	seen := make(map[string]bool, len(ps))
+	var leads []any
+	for _, p := range ps {
+		if !seen[p.LeadID] {
+			seen[p.LeadID] = true
+			leads = append(leads, p.LeadID)
+		}
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?,", len(leads)), ",")
+	args := append(append([]any{}, leads...), leads...)
+	return "SELECT e.event_id FROM " + db + ".events AS e ANY INNER JOIN (SELECT lead_id, max(event_time) AS t FROM " + db +
+		".lead_current WHERE lead_id IN (" + marks + ") GROUP BY lead_id) AS c USING lead_id WHERE e.lead_id IN (" + marks +
+		") AND e.occurred_at <= c.t", args
+}
+
+func (currentScoreQuery) identity(p *probe) string { return p.EventID }
 
 // offsetQuery finds probes by (partition, offset) in the floor's table.
 type offsetQuery struct{ table string }
