@@ -11,6 +11,7 @@ import (
 
 	"github.com/crmstream/crmstream/alerts"
 	"github.com/crmstream/crmstream/event"
+	"github.com/crmstream/crmstream/internal/benchcpu"
 	"github.com/crmstream/crmstream/windows"
 )
 
@@ -58,7 +59,7 @@ func benchWorker(b *testing.B, learned, withAlerts bool) {
 	discard := discardSink{}
 	i := 0
 	b.ReportAllocs()
-	cpu := cpuTime()
+	cpu := benchcpu.Now()
 	for b.Loop() {
 		w.Process(int64(i), &evs[i%len(evs)])
 		i++
@@ -73,7 +74,7 @@ func benchWorker(b *testing.B, learned, withAlerts bool) {
 			_ = w.Flush(context.Background(), discard)
 		}
 	}
-	reportCPU(b, cpu, "events")
+	benchcpu.Report(b, cpu, "events")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
