@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"github.com/crmstream/crmstream/models"
 	"math"
 	"slices"
 	"testing"
@@ -91,7 +92,7 @@ func TestLearnable(t *testing.T) {
 	for i, x := range testX {
 		pred[i] = dot(w, x)
 	}
-	auc, oracleAUC := aucOf(pred, testY), aucOf(oracle, testY)
+	auc, oracleAUC := models.AUC(pred, testY), models.AUC(oracle, testY)
 	t.Logf("hindsight 7-day logistic regression AUC %.4f, oracle %.4f, ratio %.3f (%d test leads)", auc, oracleAUC, auc/oracleAUC, len(testY))
 	if oracleAUC < 0.75 || oracleAUC > 0.95 {
 		t.Errorf("oracle AUC %.3f outside [0.75, 0.95]", oracleAUC)
@@ -137,37 +138,4 @@ func fitLogistic(X [][]float64, y []bool, l2 float64, iters int) []float64 {
 		}
 	}
 	return w
-}
-
-func aucOf(s []float64, y []bool) float64 {
-	idx := make([]int, len(s))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortFunc(idx, func(a, b int) int {
-		switch {
-		case s[a] < s[b]:
-			return -1
-		case s[a] > s[b]:
-			return 1
-		}
-		return 0
-	})
-	var area, negBelow, pos, neg float64
-	for i := 0; i < len(idx); {
-		j := i
-		var tp, tn float64
-		for ; j < len(idx) && s[idx[j]] == s[idx[i]]; j++ {
-			if y[idx[j]] {
-				tp++
-			} else {
-				tn++
-			}
-		}
-		area += tp * (negBelow + tn/2)
-		negBelow += tn
-		pos, neg = pos+tp, neg+tn
-		i = j
-	}
-	return area / (pos * neg)
 }
