@@ -157,3 +157,39 @@ func readCSVFile(path string, required []string, fn func(line int, row map[strin
 		fn(line, row)
 	}
 }
+
+// OlistLead is one Olist lead with its outcome: the data set as a table
+// rather than as events, for model checks that replay it in event time.
+type OlistLead struct {
+	ID          string    // mql_id
+	Origin      string    // origin (marketing channel)
+	LandingPage string    // landing_page_id
+	Created     time.Time // first contact, 00:00 UTC
+	Won         time.Time // won date; zero if the lead never closed
+}
+
+// OlistLeads reads the data set in dir through ReadOlist, so the table and
+// the events the importer publishes agree; leads keep the file's order.
+func OlistLeads(dir string) ([]OlistLead, error) {
+	b, err := ReadOlist(dir)
+	if err != nil {
+		return nil, err
+	}
+	var leads []OlistLead
+	index := map[string]int{}
+	for _, it := range b.Items {
+		if e := &it.Event; e.Type == event.LeadCreated {
+			index[e.LeadID] = len(leads)
+			leads = append(leads, OlistLead{ID: e.LeadID, Origin: e.Properties.String("origin"),
+				LandingPage: e.Properties.String("landing_page_id"), Created: e.OccurredAt})
+		}
+	}
+	for _, it := range b.Items {
+		if e := &it.Event; e.Type == event.DealWon {
+			if i, ok := index[e.LeadID]; ok {
+				leads[i].Won = e.OccurredAt
+			}
+		}
+	}
+	return leads, nil
+}

@@ -6,7 +6,7 @@
 package replay_test
 
 import (
-	"encoding/csv"
+	"github.com/crmstream/crmstream/importer"
 	"os"
 	"path/filepath"
 	"testing"
@@ -34,41 +34,16 @@ type olistLead struct {
 	landing string
 }
 
-func readCSV(t *testing.T, path string) [][]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rows[1:]
-}
-
+// loadOlist reads the data set with the importer's own reader, the one
+// `crmctl import --olist` publishes from.
 func loadOlist(t *testing.T) []*olistLead {
-	dir := olistDir(t)
-	var leads []*olistLead
-	byID := map[string]*olistLead{}
-	for _, r := range readCSV(t, filepath.Join(dir, "olist_marketing_qualified_leads_dataset.csv")) {
-		c, err := time.Parse("02-01-2006", r[1])
-		if err != nil {
-			t.Fatalf("lead %s: %v", r[0], err)
-		}
-		l := &olistLead{id: r[0], created: c, landing: r[2], origin: r[3]}
-		leads = append(leads, l)
-		byID[l.id] = l
+	rows, err := importer.OlistLeads(olistDir(t))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, r := range readCSV(t, filepath.Join(dir, "olist_closed_deals_dataset.csv")) {
-		w, err := time.Parse("02-01-2006 15:04", r[4])
-		if err != nil {
-			t.Fatalf("deal %s: %v", r[0], err)
-		}
-		if l := byID[r[0]]; l != nil {
-			l.won = w
-		}
+	leads := make([]*olistLead, len(rows))
+	for i, r := range rows {
+		leads[i] = &olistLead{id: r.ID, created: r.Created, won: r.Won, origin: r.Origin, landing: r.LandingPage}
 	}
 	return leads
 }
