@@ -133,15 +133,8 @@ func (s *CHSink) writeGroup(ctx context.Context, reqs []*sinkReq) error {
 		// ReplacingMergeTree keeps the highest version across groups.
 		c = &s.cols[1]
 		c.reset()
-		newest := c.newest()
-		for ri, r := range reqs {
-			for i := range r.b.Leads {
-				l := &r.b.Leads[i]
-				if j, ok := newest[l.LeadID]; !ok || l.Version >= reqs[j[0]].b.Leads[j[1]].Version {
-					newest[l.LeadID] = [2]int{ri, i}
-				}
-			}
-		}
+		newest := newestPerKey(c.newest(), reqs, func(b *Batch) []LeadScore { return b.Leads },
+			func(l *LeadScore) (string, uint64) { return l.LeadID, l.Version })
 		for ri, r := range reqs {
 			for i := range r.b.Leads {
 				l := &r.b.Leads[i]
@@ -187,15 +180,8 @@ func (s *CHSink) writeGroup(ctx context.Context, reqs []*sinkReq) error {
 		}
 		c = &s.cols[3]
 		c.reset()
-		newest := c.newest()
-		for ri, r := range reqs {
-			for i := range r.b.Churn {
-				a := &r.b.Churn[i]
-				if j, ok := newest[a.AccountID]; !ok || a.Version >= reqs[j[0]].b.Churn[j[1]].Version {
-					newest[a.AccountID] = [2]int{ri, i}
-				}
-			}
-		}
+		newest := newestPerKey(c.newest(), reqs, func(b *Batch) []ChurnScore { return b.Churn },
+			func(a *ChurnScore) (string, uint64) { return a.AccountID, a.Version })
 		for ri, r := range reqs {
 			for i := range r.b.Churn {
 				a := &r.b.Churn[i]
@@ -395,6 +381,25 @@ func (c *columns) rows() int {
 }
 
 // newest returns the emptied map of newest row per key.
+// newestPerKey fills m with, for each key, the position (request, row) of
+// its row with the highest version across the group (ties: the later row):
+// the only row of that key the *_current tables need.
+func newestPerKey[T any](m map[string][2]int, reqs []*sinkReq, rows func(*Batch) []T, id func(*T) (string, uint64)) map[string][2]int {
+	for ri, r := range reqs {
+		rs := rows(r.b)
+		for i := range rs {
+			k, v := id(&rs[i])
+			if j, ok := m[k]; ok {
+				if _, prev := id(&rows(reqs[j[0]].b)[j[1]]); v < prev {
+					continue
+				}
+			}
+			m[k] = [2]int{ri, i}
+		}
+	}
+	return m
+}
+
 func (c *columns) newest() map[string][2]int {
 	if c.seen == nil {
 		c.seen = make(map[string][2]int)
