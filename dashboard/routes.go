@@ -267,17 +267,26 @@ func (s *Server) funnelLoad(c *call) (string, loader, error) {
 
 func (s *Server) funnel(c *call) (string, loader, error) { return s.funnelLoad(c) }
 
-func (s *Server) hotLeads(c *call) (string, loader, error) {
+// ranking reads the parameters the two ranked lists share (hot leads,
+// at-risk accounts) and the cache key they make.
+func ranking(c *call) (reports.HotLeadsRequest, string, error) {
 	var req reports.HotLeadsRequest
 	var err error
 	if req.Owner, err = owner(c); err != nil {
-		return "", nil, err
+		return req, "", err
 	}
 	if req.Tier, err = tier(c); err != nil {
-		return "", nil, err
+		return req, "", err
 	}
 	req.MinScore, req.Limit, req.Offset = uint8(c.int("min_score")), c.int("limit"), c.int("offset")
-	key := fmt.Sprintf("%s|%s|%d|%d|%d", req.Owner, req.Tier, req.MinScore, req.Limit, req.Offset)
+	return req, fmt.Sprintf("%s|%s|%d|%d|%d", req.Owner, req.Tier, req.MinScore, req.Limit, req.Offset), nil
+}
+
+func (s *Server) hotLeads(c *call) (string, loader, error) {
+	req, key, err := ranking(c)
+	if err != nil {
+		return "", nil, err
+	}
 	return key, func(ctx context.Context) (any, error) { return s.reader.HotLeads(ctx, req) }, nil
 }
 
@@ -287,16 +296,11 @@ func (s *Server) lead(c *call) (string, loader, error) {
 }
 
 func (s *Server) atRisk(c *call) (string, loader, error) {
-	var req reports.AtRiskRequest
-	var err error
-	if req.Owner, err = owner(c); err != nil {
+	hot, key, err := ranking(c)
+	if err != nil {
 		return "", nil, err
 	}
-	if req.Tier, err = tier(c); err != nil {
-		return "", nil, err
-	}
-	req.MinScore, req.Limit, req.Offset = uint8(c.int("min_score")), c.int("limit"), c.int("offset")
-	key := fmt.Sprintf("%s|%s|%d|%d|%d", req.Owner, req.Tier, req.MinScore, req.Limit, req.Offset)
+	req := reports.AtRiskRequest(hot) // the same parameters
 	return key, func(ctx context.Context) (any, error) { return s.reader.AtRisk(ctx, req) }, nil
 }
 
