@@ -76,6 +76,7 @@ type config struct {
 	secret     string
 	raw        bool
 	prefix     string
+	role       string
 }
 
 func main() {
@@ -97,6 +98,7 @@ func main() {
 	flag.StringVar(&c.target, "target", "", "drive a dashboard-api running in another process at this base URL (e.g. http://127.0.0.1:8080) instead of one in process")
 	flag.StringVar(&c.secret, "jwt-secret", auth.DevSecret, "HS256 secret of the tokens (the target's --jwt-secret)")
 	flag.StringVar(&c.prefix, "db-prefix", "crm_bench", "name prefix of the database a load creates")
+	flag.StringVar(&c.role, "role", "leader", "who the clients are: leader (all share one view), rep (client i is the rep owning the data's i-th owner, round robin: per-owner views) or mixed (leader, rep, data in turn)")
 	flag.BoolVar(&c.raw, "raw", true, "also time the uncached funnel on raw events and hot leads with the FINAL ranking (the cost before the rollup)")
 	var rates string
 	flag.StringVar(&rates, "rates", "0,1", "per-client request rates to run: 0 = closed loop (each client sends as soon as it has its answer), r > 0 = open loop, r requests/s per client, latency measured from the scheduled send time")
@@ -351,9 +353,9 @@ func run(c config) error {
 		report["rollup_equals_raw"] = same
 	}
 
-	tokens := make([]string, slices.Max(c.clients))
-	for i := range tokens {
-		tokens[i], _ = auth.Issue(secret, fmt.Sprintf("bench-%d", i), auth.Leader, 2*time.Hour, time.Now())
+	tokens, err := clientTokens(ctx, store, c.role, secret, slices.Max(c.clients))
+	if err != nil {
+		return err
 	}
 	var results []result
 	for _, ep := range []struct{ name, path, route string }{
@@ -400,6 +402,46 @@ func run(c config) error {
 		}
 	}
 	return nil
+}
+
+// clientTokens issues one token per client. Reps are the data's owners, in
+// turn, so a rep's hot leads and funnel are scoped views of their own.
+func clientTokens(ctx context.Context, store *chstore.Store, role string, secret []byte, n int) ([]string, error) {
+	var owners []string
+	if role == "rep" || role == "mixed" {
+		rows, err := store.Conn.Query(ctx, "SELECT DISTINCT owner_id FROM "+store.DB+".lead_current WHERE owner_id != '' ORDER BY owner_id")
+		if err != nil {
+			return nil, fmt.Errorf("owners: %w", err)
+		}
+		for rows.Next() {
+			var o string
+			if err := rows.Scan(&o); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("owners: %w", err)
+			}
+			owners = append(owners, o)
+		}
+		rows.Close()
+		if len(owners) == 0 {
+			return nil, errors.New("owners: lead_current has no owner_id")
+		}
+	}
+	roles := map[string][]auth.Role{"leader": {auth.Leader}, "rep": {auth.Rep}, "mixed": {auth.Leader, auth.Rep, auth.Data}}[role]
+	if roles == nil {
+		return nil, fmt.Errorf("-role %q: want leader, rep or mixed", role)
+	}
+	tokens := make([]string, n)
+	for i := range tokens {
+		r, user := roles[i%len(roles)], fmt.Sprintf("bench-%d", i)
+		if r == auth.Rep {
+			user = owners[i%len(owners)]
+		}
+		var err error
+		if tokens[i], err = auth.Issue(secret, user, r, 2*time.Hour, time.Now()); err != nil {
+			return nil, fmt.Errorf("token: %w", err)
+		}
+	}
+	return tokens, nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
