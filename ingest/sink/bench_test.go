@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -23,21 +24,33 @@ func benchRecords(b *testing.B, n int) []*kgo.Record {
 	return recs
 }
 
-// BenchmarkDecodeRow: decoding a canonical record into a ClickHouse row,
-// per event (with PII hashing on), as the sink does.
+// BenchmarkDecodeRow: decoding a canonical record into a row of the batch,
+// per event, as the sink does (batches of 1,000 rows), with PII hashing off
+// (the default) and on.
 func BenchmarkDecodeRow(b *testing.B) {
-	recs := benchRecords(b, 1000)
-	s := &Sink{cfg: Config{PIIKey: []byte("0123456789abcdef")}}
-	b.ReportAllocs()
-	i := 0
-	var e event.Event
-	for b.Loop() {
-		r := recs[i%len(recs)]
-		if err := event.DecodeInto(&e, r.Value); err != nil {
-			b.Fatal(err)
-		}
-		_ = s.toRow(r, &e)
-		i++
+	for _, pii := range []bool{false, true} {
+		b.Run(fmt.Sprintf("pii=%v", pii), func(b *testing.B) {
+			recs := benchRecords(b, 1000)
+			s := &Sink{}
+			var hash func(string) string
+			if pii {
+				s.cfg.PIIKey = []byte("0123456789abcdef")
+				hash = s.hash
+			}
+			b.ReportAllocs()
+			i := 0
+			var e event.Event
+			for b.Loop() {
+				r := recs[i%len(recs)]
+				if err := event.DecodeInto(&e, r.Value); err != nil {
+					b.Fatal(err)
+				}
+				s.rows.add(r, &e, hash)
+				if i++; i%len(recs) == 0 {
+					s.rows.reset()
+				}
+			}
+		})
 	}
 }
 
@@ -46,13 +59,14 @@ func BenchmarkDecodeRow(b *testing.B) {
 func BenchmarkInsert(b *testing.B) {
 	store := chtest.New(b)
 	const n = 10_000
-	s := &Sink{cfg: Config{Conn: store.Conn, InsertTimeout: time.Minute, Now: time.Now}, insert: "INSERT INTO " + store.DB + ".events (" + columns + ")"}
+	s := &Sink{cfg: Config{Conn: store.Conn, InsertTimeout: time.Minute, Now: time.Now}, insert: "INSERT INTO " + store.DB + ".events (" + columnList + ")",
+		log: slog.New(slog.DiscardHandler)}
 	for _, r := range benchRecords(b, n) {
 		e, err := event.Decode(r.Value)
 		if err != nil {
 			b.Fatal(err)
 		}
-		s.rows = append(s.rows, s.toRow(r, &e))
+		s.rows.add(r, &e, nil)
 	}
 	b.ReportAllocs()
 	for b.Loop() {

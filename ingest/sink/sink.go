@@ -57,24 +57,14 @@ type Sink struct {
 	closed  sync.Once
 
 	mu      sync.Mutex // guards the batch; held by the poll loop and the rebalance callbacks
-	rows    []row
+	rows    columns
+	cols    []any // the columns of an insert, reused
 	dead    []*kgo.Record
 	offsets map[int32]kgo.EpochOffset // next offset per partition of the batch
 	first   time.Time                 // when the oldest batched row arrived
 }
 
-// row is one crm.events row in column order, plus the record it came from
-// (for its partition, and to dead-letter it if ClickHouse refuses the row).
-type row struct {
-	rec                                                     *kgo.Record
-	id, typ                                                 string
-	occurred                                                time.Time
-	ms                                                      uint16
-	lead, account, owner, session, source                   string
-	email, phone, name, company, country, title, properties string
-}
-
-const columns = "event_id, type, occurred_at, occurred_ms, lead_id, account_id, owner_id, session_id, source, email, phone, name, company, country, title, properties, ingested_at, version"
+const columnList = "event_id, type, occurred_at, occurred_ms, lead_id, account_id, owner_id, session_id, source, email, phone, name, company, country, title, properties, ingested_at, version"
 
 // New creates the sink's consumer group client (it joins on Run).
 func New(cfg Config) (*Sink, error) {
@@ -126,7 +116,7 @@ func New(cfg Config) (*Sink, error) {
 		cfg:     cfg,
 		log:     log.With("component", "sink"),
 		m:       m,
-		insert:  "INSERT INTO " + cfg.Database + ".events (" + columns + ")",
+		insert:  "INSERT INTO " + cfg.Database + ".events (" + columnList + ")",
 		offsets: map[int32]kgo.EpochOffset{},
 	}
 	s.breaker = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
@@ -202,7 +192,7 @@ func (s *Sink) Run(ctx context.Context) error {
 		if len(s.offsets) > 0 {
 			wait = s.first.Add(s.cfg.FlushEvery).Sub(s.cfg.Now())
 		}
-		room := s.cfg.BatchRows - len(s.rows)
+		room := s.cfg.BatchRows - s.rows.len()
 		s.mu.Unlock()
 		if wait > 0 && room > 0 {
 			pctx, cancel := context.WithTimeout(ctx, wait)
@@ -246,7 +236,7 @@ func (s *Sink) probe(ctx context.Context) {
 		return
 	}
 	s.mu.Lock()
-	empty := len(s.rows) == 0
+	empty := s.rows.len() == 0
 	s.mu.Unlock()
 	if !empty {
 		return
@@ -267,7 +257,11 @@ func (s *Sink) add(recs []*kgo.Record) {
 	if len(s.offsets) == 0 {
 		s.first = now
 	}
-	var e event.Event // reused: rows copy what they keep
+	var hash func(string) string
+	if len(s.cfg.PIIKey) > 0 {
+		hash = s.hash
+	}
+	var e event.Event // reused: a row keeps its strings, which DecodeInto allocates anew
 	for _, r := range recs {
 		err := event.DecodeInto(&e, r.Value)
 		switch {
@@ -285,7 +279,7 @@ func (s *Sink) add(recs []*kgo.Record) {
 				s.dead = append(s.dead, dlq.New(r, "sink: "+verr.Error(), now, s.cfg.DLQ))
 				break
 			}
-			s.rows = append(s.rows, s.toRow(r, &e))
+			s.rows.add(r, &e, hash)
 		}
 		s.offsets[r.Partition] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
 	}
@@ -296,7 +290,7 @@ func (s *Sink) due() bool {
 	defer s.mu.Unlock()
 	// offsets has an entry for every record taken, stored or not (a
 	// tombstone), so a batch of only skipped records is still committed.
-	return len(s.offsets) > 0 && (len(s.rows) >= s.cfg.BatchRows || s.cfg.Now().Sub(s.first) >= s.cfg.FlushEvery)
+	return len(s.offsets) > 0 && (s.rows.len() >= s.cfg.BatchRows || s.cfg.Now().Sub(s.first) >= s.cfg.FlushEvery)
 }
 
 // flushRetry flushes the batch, retrying with backoff and jitter until it
@@ -327,29 +321,28 @@ func (s *Sink) flushRetry(ctx context.Context) error {
 // flushLocked inserts the batch, produces its dead letters, commits its
 // offsets and empties it. s.mu is held.
 func (s *Sink) flushLocked(ctx context.Context) error {
-	if len(s.rows)+len(s.dead)+len(s.offsets) == 0 {
+	if s.rows.len()+len(s.dead)+len(s.offsets) == 0 {
 		return nil
 	}
-	for len(s.rows) > 0 {
+	for s.rows.len() > 0 {
 		start := s.cfg.Now()
 		_, err := s.breaker.Execute(func() (struct{}, error) { return struct{}{}, s.insertRows(ctx) })
 		var re *rowError
 		if errors.As(err, &re) {
-			r := s.rows[re.i]
-			s.log.Warn("row refused by the driver; dead-lettered", "origin", dlq.Origin(r.rec), "error", re.err)
-			s.dead = append(s.dead, dlq.New(r.rec, "sink: "+re.Error(), s.cfg.Now(), s.cfg.DLQ))
-			s.rows = append(s.rows[:re.i], s.rows[re.i+1:]...)
+			rec := s.rows.recs[re.i]
+			s.log.Warn("row refused by the driver; dead-lettered", "origin", dlq.Origin(rec), "error", re.err)
+			s.dead = append(s.dead, dlq.New(rec, "sink: "+re.Error(), s.cfg.Now(), s.cfg.DLQ))
+			s.rows.remove(re.i)
 			continue
 		}
 		if err != nil {
 			s.m.insertErrors.Inc()
-			return fmt.Errorf("insert %d rows: %w", len(s.rows), err)
+			return fmt.Errorf("insert %d rows: %w", s.rows.len(), err)
 		}
 		s.m.insertSeconds.Observe(s.cfg.Now().Sub(start).Seconds())
-		s.m.batchRows.Observe(float64(len(s.rows)))
-		s.m.rows.Add(float64(len(s.rows)))
-		clear(s.rows) // drop the records for the GC
-		s.rows = s.rows[:0]
+		s.m.batchRows.Observe(float64(s.rows.len()))
+		s.m.rows.Add(float64(s.rows.len()))
+		s.rows.reset() // drops the records for the GC
 	}
 	if len(s.dead) > 0 {
 		if err := s.cl.ProduceSync(ctx, s.dead...).FirstErr(); err != nil {
@@ -367,6 +360,8 @@ func (s *Sink) flushLocked(ctx context.Context) error {
 	return nil
 }
 
+// insertRows inserts the batch column by column. Should the driver refuse a
+// column, insertRowWise finds the row at fault.
 func (s *Sink) insertRows(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.InsertTimeout)
 	defer cancel()
@@ -376,11 +371,31 @@ func (s *Sink) insertRows(ctx context.Context) error {
 	}
 	defer b.Close()
 	now := s.cfg.Now().UTC()
-	version := uint64(now.UnixMilli())
-	for i := range s.rows {
-		r := &s.rows[i]
-		if err := b.Append(r.id, r.typ, r.occurred, r.ms, r.lead, r.account, r.owner, r.session, r.source,
-			r.email, r.phone, r.name, r.company, r.country, r.title, r.properties, now, version); err != nil {
+	s.cols = s.rows.appendTo(s.cols[:0], now)
+	defer clear(s.cols)
+	for i, col := range s.cols {
+		if err := b.Column(i).Append(col); err != nil {
+			// A failed Append poisons the batch: start again, row by row.
+			s.log.Debug("column refused; inserting row by row", "column", i, "error", err)
+			return s.insertRowWise(ctx, now)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("send: %w", err)
+	}
+	return nil
+}
+
+// insertRowWise inserts the batch row by row, returning a *rowError for the
+// first row the driver refuses.
+func (s *Sink) insertRowWise(ctx context.Context, now time.Time) error {
+	b, err := s.cfg.Conn.PrepareBatch(ctx, s.insert)
+	if err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	defer b.Close()
+	for i := range s.rows.len() {
+		if err := b.Append(s.rows.row(i, now)...); err != nil {
 			return &rowError{i: i, err: err}
 		}
 	}
@@ -461,14 +476,7 @@ func (s *Sink) dropLocked(parts []int32) {
 		gone[p] = true
 		delete(s.offsets, p)
 	}
-	kept := s.rows[:0]
-	for _, r := range s.rows {
-		if !gone[r.rec.Partition] {
-			kept = append(kept, r)
-		}
-	}
-	clear(s.rows[len(kept):])
-	s.rows = kept
+	s.rows.filter(func(i int) bool { return !gone[s.rows.recs[i].Partition] })
 	keptDead := s.dead[:0]
 	for _, r := range s.dead {
 		if !gone[r.Partition] {
@@ -476,25 +484,6 @@ func (s *Sink) dropLocked(parts []int32) {
 		}
 	}
 	s.dead = keptDead
-}
-
-func (s *Sink) toRow(rec *kgo.Record, e *event.Event) row {
-	c := e.Contact
-	if len(s.cfg.PIIKey) > 0 {
-		c.Email, c.Phone, c.Name = s.hash(c.Email), s.hash(c.Phone), s.hash(c.Name)
-	}
-	var props string
-	if len(e.Properties) > 0 {
-		props = string(e.Properties.AppendJSON(nil))
-	}
-	sec := e.OccurredAt.Truncate(time.Second)
-	return row{
-		rec: rec, id: e.ID, typ: string(e.Type),
-		occurred: sec, ms: uint16(e.OccurredAt.Sub(sec) / time.Millisecond),
-		lead: e.LeadID, account: e.AccountID, owner: e.OwnerID, session: e.SessionID, source: e.Source,
-		email: c.Email, phone: c.Phone, name: c.Name, company: c.Company, country: c.Country, title: c.Title,
-		properties: props,
-	}
 }
 
 // hash pseudonymizes one personal value; empty stays empty.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,6 +45,24 @@ func (b refusingBatch) Append(v ...any) error {
 		return errors.New("value out of range (test)")
 	}
 	return b.Batch.Append(v...)
+}
+
+// Column refuses a column-wise Append of event_id values that hold the
+// refused id, as Append refuses its row.
+func (b refusingBatch) Column(i int) driver.BatchColumn {
+	return refusingColumn{b.Batch.Column(i), b.refuse}
+}
+
+type refusingColumn struct {
+	driver.BatchColumn
+	refuse string
+}
+
+func (c refusingColumn) Append(v any) error {
+	if ids, ok := v.([]string); ok && slices.Contains(ids, c.refuse) {
+		return errors.New("value out of range (test)")
+	}
+	return c.BatchColumn.Append(v)
 }
 
 var errDown = errors.New("connection refused (test)")

@@ -1,0 +1,120 @@
+package sink
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/crmstream/crmstream/event"
+)
+
+// full is an event with every column set.
+func full(t testing.TB, id string) (*kgo.Record, event.Event) {
+	t.Helper()
+	r := canonical(t, id, "lead-"+id, time.Date(2026, 11, 21, 9, 30, 5, 987654321, time.UTC),
+		`,"account_id":"acct-`+id+`","owner_id":"rep-1","session_id":"s-`+id+`","source":"Web","contact":{"email":"a@b.example","phone":"+4930123456","name":"Ann Lee","company":"Acme","country":"DE","title":"CTO"}`)
+	e, err := event.Decode(r.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, e
+}
+
+// wantRow is the row of e as the insert's column list orders it.
+func wantRow(e *event.Event, now time.Time) []any {
+	sec := e.OccurredAt.Truncate(time.Second)
+	return []any{e.ID, string(e.Type), sec, uint16(e.OccurredAt.Sub(sec) / time.Millisecond), e.LeadID, e.AccountID, e.OwnerID, e.SessionID, e.Source,
+		e.Contact.Email, e.Contact.Phone, e.Contact.Name, e.Contact.Company, e.Contact.Country, e.Contact.Title,
+		string(e.Properties.AppendJSON(nil)), now, uint64(now.UnixMilli())}
+}
+
+func TestColumns(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 456e6, time.UTC)
+	var c columns
+	var recs []*kgo.Record
+	var evs []event.Event
+	for i := range 4 {
+		r, e := full(t, fmt.Sprint(i))
+		r.Partition = int32(i % 2)
+		recs, evs = append(recs, r), append(evs, e)
+	}
+	for round := range 2 { // the second round reuses the buffers
+		for i := range recs {
+			c.add(recs[i], &evs[i], nil)
+		}
+		c.remove(1)
+		c.filter(func(i int) bool { return c.recs[i].Partition == 0 }) // rows 0 and 2 are left
+		if c.len() != 2 {
+			t.Fatalf("round %d: %d rows, want 2", round, c.len())
+		}
+		for i, want := range []int{0, 2} {
+			if c.recs[i] != recs[want] {
+				t.Errorf("round %d row %d: record of row %d", round, i, want)
+			}
+			if got, w := fmt.Sprint(c.row(i, now)), fmt.Sprint(wantRow(&evs[want], now)); got != w {
+				t.Errorf("round %d row %d:\n got %s\nwant %s", round, i, got, w)
+			}
+		}
+		cols := c.appendTo(nil, now)
+		if len(cols) != 18 {
+			t.Fatalf("%d columns, want 18", len(cols))
+		}
+		for k, col := range cols {
+			for i, want := range []int{0, 2} {
+				if got, w := fmt.Sprint(index(col, i)), fmt.Sprint(wantRow(&evs[want], now)[k]); got != w {
+					t.Errorf("round %d column %d row %d = %s, want %s", round, k, i, got, w)
+				}
+			}
+		}
+		c.reset()
+		if c.len() != 0 || len(c.props) != 0 {
+			t.Fatalf("reset left %d rows, %d property bytes", c.len(), len(c.props))
+		}
+	}
+}
+
+func index(col any, i int) any {
+	switch v := col.(type) {
+	case []string:
+		return v[i]
+	case []time.Time:
+		return v[i]
+	case []uint16:
+		return v[i]
+	case []uint64:
+		return v[i]
+	}
+	return fmt.Sprintf("unexpected column type %T", col)
+}
+
+// TestSinkStoresEveryColumn: a row read back from ClickHouse holds every
+// field of its event.
+func TestSinkStoresEveryColumn(t *testing.T) {
+	h := newHarness(t)
+	r, e := full(t, "x")
+	h.produce(r)
+	_, stop := h.start(nil)
+	h.waitCount("SELECT count() FROM "+h.store.DB+".events FINAL", 1)
+	stop()
+	var got struct {
+		id, typ                                                 string
+		occurred                                                time.Time
+		ms                                                      uint16
+		lead, account, owner, session, source                   string
+		email, phone, name, company, country, title, properties string
+	}
+	if err := h.store.Conn.QueryRow(context.Background(), "SELECT "+columnList[:len(columnList)-len(", ingested_at, version")]+" FROM "+h.store.DB+".events FINAL").Scan(
+		&got.id, &got.typ, &got.occurred, &got.ms, &got.lead, &got.account, &got.owner, &got.session, &got.source,
+		&got.email, &got.phone, &got.name, &got.company, &got.country, &got.title, &got.properties); err != nil {
+		t.Fatal(err)
+	}
+	w := wantRow(&e, time.Time{})
+	g := []any{got.id, got.typ, got.occurred.UTC(), got.ms, got.lead, got.account, got.owner, got.session, got.source,
+		got.email, got.phone, got.name, got.company, got.country, got.title, got.properties}
+	if fmt.Sprint(g) != fmt.Sprint(w[:16]) {
+		t.Errorf("stored\n %v\nwant\n %v", g, w[:16])
+	}
+}
