@@ -326,12 +326,34 @@ func (s *CHSink) insert(ctx context.Context, table, names string, cols ...any) e
 	}
 	defer bt.Close()
 	for i, col := range cols {
-		if err := bt.Column(i).Append(col); err != nil {
+		if err := appendColumn(bt.Column(i), col); err != nil {
 			return fmt.Errorf("append %s column %d: %w", table, i, err)
 		}
 	}
 	if err := bt.Send(); err != nil {
 		return fmt.Errorf("insert %s: %w", table, err)
+	}
+	return nil
+}
+
+// appendColumn appends the slice col to c. Array columns go row by row
+// with the concrete row type: the driver's Append of a whole [][]T takes
+// its reflection path, one reflect.Value and allocation per element.
+func appendColumn(c driver.BatchColumn, col any) error {
+	switch rows := col.(type) {
+	case [][]string:
+		return appendRows(c, rows)
+	case [][]float64:
+		return appendRows(c, rows)
+	}
+	return c.Append(col)
+}
+
+func appendRows[T any](c driver.BatchColumn, rows [][]T) error {
+	for _, r := range rows {
+		if err := c.AppendRow(r); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/crmstream/crmstream/event"
+	"github.com/crmstream/crmstream/internal/benchcpu"
 	"github.com/crmstream/crmstream/internal/chtest"
 	"github.com/crmstream/crmstream/windows"
 )
@@ -118,4 +119,30 @@ func TestCHSinkGroupCommit(t *testing.T) {
 			t.Errorf("%s = %d, want %d", q, n, want)
 		}
 	}
+}
+
+// BenchmarkCHSinkWrite: one flush (op) of the rows 5,000 events of 1,000
+// leads produce with the learned models and feature rows, history thinned
+// (as cmd/scorer runs), into the local ClickHouse. cpu-ns/event is this
+// process's CPU (the server's is not counted).
+func BenchmarkCHSinkWrite(b *testing.B) {
+	store := chtest.New(b)
+	const events = 5000
+	w := NewWorker(WorkerConfig{Windows: windows.Config{Mode: windows.Backfill}, Now: fixedNow, Models: testModels(b), Features: true})
+	evs := benchEvents(1000, events)
+	for i := range evs {
+		w.Process(int64(i), &evs[i])
+	}
+	batch := w.out
+	newHistory(DefaultHistoryEvery).mark(&batch)
+	sink := &CHSink{Conn: store.Conn, DB: store.DB}
+	ctx := context.Background()
+	b.ReportAllocs()
+	cpu := benchcpu.Now()
+	for b.Loop() {
+		if err := sink.Write(ctx, &batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((benchcpu.Now()-cpu).Nanoseconds())/float64(b.N*events), "cpu-ns/event")
 }

@@ -42,6 +42,7 @@ func run(args []string) error {
 	fs.StringVar(&c.ClickHouse, "clickhouse-addr", c.ClickHouse, "ClickHouse native address")
 	fs.StringVar(&c.WorkDir, "workdir", c.WorkDir, "child logs, goka state and profiles")
 	fs.BoolVar(&c.KeepDB, "keep-db", false, "keep the benchmark databases")
+	fs.StringVar(&c.DBPrefix, "db-prefix", c.DBPrefix, "fresh databases are named <prefix>_<target>_<scenario> (runs sharing a server need distinct prefixes)")
 	fs.BoolVar(&c.Scorer, "scorer", c.Scorer, "run the scorer (false: ingest alone, latency to the events table)")
 	fs.DurationVar(&c.Profile, "profile", 0, "CPU-profile crmstream's processes this long in the backlog run (e.g. 10s)")
 	fs.DurationVar(&c.RunTimeout, "run-timeout", c.RunTimeout, "give up on one run after this")
