@@ -318,16 +318,38 @@ func (s *CHSink) count(table string, n int) {
 	}
 }
 
-// insert sends one INSERT whose columns, in order, are the slices cols.
+// blockRows bounds the rows of one block of an INSERT. The driver's column
+// buffers are fresh for every INSERT and reused between its blocks: sent in
+// blocks they grow to one block once, instead of growing to the whole group
+// by repeated copies (most of the sink's allocation and copying). The server
+// squashes the blocks of one INSERT into the same parts as a single block.
+const blockRows = 1024
+
+// insert sends one INSERT whose columns, in order, are the slices cols (all
+// of one length), in blocks of at most blockRows rows. The rows are durable
+// once it returns nil; on error some blocks may be written: the caller
+// retries the whole group, which rewrites the same keys.
 func (s *CHSink) insert(ctx context.Context, table, names string, cols ...any) error {
+	n, err := columnLen(cols[0])
+	if err != nil {
+		return fmt.Errorf("insert %s: %w", table, err)
+	}
 	bt, err := s.Conn.PrepareBatch(ctx, "INSERT INTO "+s.DB+"."+table+" ("+names+")")
 	if err != nil {
 		return fmt.Errorf("prepare %s batch: %w", table, err)
 	}
 	defer bt.Close()
-	for i, col := range cols {
-		if err := appendColumn(bt.Column(i), col); err != nil {
-			return fmt.Errorf("append %s column %d: %w", table, i, err)
+	for lo := 0; lo < n; lo += blockRows {
+		if lo > 0 {
+			if err := bt.Flush(); err != nil {
+				return fmt.Errorf("send %s block: %w", table, err)
+			}
+		}
+		hi := min(lo+blockRows, n)
+		for i, col := range cols {
+			if err := appendColumn(bt.Column(i), col, lo, hi); err != nil {
+				return fmt.Errorf("append %s column %d: %w", table, i, err)
+			}
 		}
 	}
 	if err := bt.Send(); err != nil {
@@ -336,17 +358,53 @@ func (s *CHSink) insert(ctx context.Context, table, names string, cols ...any) e
 	return nil
 }
 
-// appendColumn appends the slice col to c. Array columns go row by row
-// with the concrete row type: the driver's Append of a whole [][]T takes
-// its reflection path, one reflect.Value and allocation per element.
-func appendColumn(c driver.BatchColumn, col any) error {
-	switch rows := col.(type) {
+// columnLen is the number of rows of a column slice.
+func columnLen(col any) (int, error) {
+	switch v := col.(type) {
+	case []string:
+		return len(v), nil
+	case []time.Time:
+		return len(v), nil
+	case []uint8:
+		return len(v), nil
+	case []float64:
+		return len(v), nil
+	case []int32:
+		return len(v), nil
+	case []uint64:
+		return len(v), nil
 	case [][]string:
-		return appendRows(c, rows)
+		return len(v), nil
 	case [][]float64:
-		return appendRows(c, rows)
+		return len(v), nil
 	}
-	return c.Append(col)
+	return 0, fmt.Errorf("unsupported column type %T", col)
+}
+
+// appendColumn appends rows [lo, hi) of the column slice col to c. Array
+// columns go row by row with the concrete row type: the driver's Append of
+// a whole [][]T takes its reflection path, one reflect.Value and allocation
+// per element.
+func appendColumn(c driver.BatchColumn, col any, lo, hi int) error {
+	switch v := col.(type) {
+	case []string:
+		return c.Append(v[lo:hi])
+	case []time.Time:
+		return c.Append(v[lo:hi])
+	case []uint8:
+		return c.Append(v[lo:hi])
+	case []float64:
+		return c.Append(v[lo:hi])
+	case []int32:
+		return c.Append(v[lo:hi])
+	case []uint64:
+		return c.Append(v[lo:hi])
+	case [][]string:
+		return appendRows(c, v[lo:hi])
+	case [][]float64:
+		return appendRows(c, v[lo:hi])
+	}
+	return fmt.Errorf("unsupported column type %T", col)
 }
 
 func appendRows[T any](c driver.BatchColumn, rows [][]T) error {

@@ -121,6 +121,48 @@ func TestCHSinkGroupCommit(t *testing.T) {
 	}
 }
 
+// TestCHSinkBlocks: a group larger than one block goes in several blocks
+// of one INSERT; every row arrives whole, each array beside its own row.
+func TestCHSinkBlocks(t *testing.T) {
+	store := chtest.New(t)
+	ctx := context.Background()
+	const n = 2*blockRows + 7
+	var b Batch
+	var wantScores, wantValues uint64
+	for i := range n {
+		id := fmt.Sprintf("L%05d", i)
+		b.Leads = append(b.Leads, LeadScore{LeadID: id, EventID: "e", EventTime: base, ScoredAt: fixedNow(), Score: uint8(i % 101),
+			Tier: "cold", ModelVersion: "m", Reasons: fmt.Sprintf(`{"i":%d}`, i), Version: 1})
+		b.Features = append(b.Features, FeatureRow{Entity: "lead", EntityID: id, EventID: "e", EventTime: base,
+			Names: []string{"a", "b", "c"}[:1+i%3], Values: []float64{float64(i), 1, 2}[:1+i%3]})
+		wantScores += uint64(i % 101)
+		wantValues += uint64(i) + uint64(i%3) // values sum: i, then 1, then 2
+		if i%3 == 2 {
+			wantValues += 1
+		}
+	}
+	sink := &CHSink{Conn: store.Conn, DB: store.DB}
+	if err := sink.Write(ctx, &b); err != nil {
+		t.Fatal(err)
+	}
+	var rows, scores, current uint64
+	q := "SELECT count(), sum(score), (SELECT count() FROM " + store.DB + ".lead_current WHERE reasons = concat('{\"i\":', toString(toUInt32(substring(lead_id, 2))), '}')) FROM " + store.DB + ".lead_scores"
+	if err := store.Conn.QueryRow(ctx, q).Scan(&rows, &scores, &current); err != nil {
+		t.Fatal(err)
+	}
+	if rows != n || scores != wantScores || current != n {
+		t.Errorf("lead_scores %d rows, score sum %d, lead_current matching rows %d; want %d, %d, %d", rows, scores, current, n, wantScores, n)
+	}
+	var frows, fvalues, mismatched uint64
+	q = "SELECT count(), toUInt64(sum(arraySum(values))), countIf(length(names) != length(values) OR values[1] != toFloat64(toUInt32(substring(entity_id, 2)))) FROM " + store.DB + ".features"
+	if err := store.Conn.QueryRow(ctx, q).Scan(&frows, &fvalues, &mismatched); err != nil {
+		t.Fatal(err)
+	}
+	if frows != n || fvalues != wantValues || mismatched != 0 {
+		t.Errorf("features %d rows, values sum %d, %d rows mismatched; want %d, %d, 0", frows, fvalues, mismatched, n, wantValues)
+	}
+}
+
 // BenchmarkCHSinkWrite: one flush (op) of the rows 5,000 events of 1,000
 // leads produce with the learned models and feature rows, history thinned
 // (as cmd/scorer runs), into the local ClickHouse. cpu-ns/event is this
