@@ -36,9 +36,19 @@ import (
 // every other string. The Properties slice is dst's: an event decoded into the
 // same dst again overwrites it, so copy Properties before reusing dst if you
 // keep them.
-func DecodeInto(dst *Event, b []byte) error {
+func DecodeInto(dst *Event, b []byte) error { return decodeInto(dst, b, false) }
+
+// DecodeView is DecodeInto without the copy: the strings of the decoded event
+// may view b's bytes (those without escapes do), so b must stay unchanged
+// while the event or any string taken from it is in use, and a kept string
+// keeps all of b alive. For a consumer that holds the record anyway until
+// it is done with the event (the ClickHouse sink batches records until the
+// insert), it saves DecodeInto's two allocations and its copy.
+func DecodeView(dst *Event, b []byte) error { return decodeInto(dst, b, true) }
+
+func decodeInto(dst *Event, b []byte, view bool) error {
 	props := dst.Properties[:0]
-	if decodeFast(dst, b, props) && canonical(dst) {
+	if decodeFast(dst, b, props, view) && canonical(dst) {
 		return nil
 	}
 	e, err := Decode(b) // the general path: same result or the same *Error
@@ -46,12 +56,41 @@ func DecodeInto(dst *Event, b []byte) error {
 		*dst = Event{Properties: props}
 		return err
 	}
+	setEvent(dst, e, props)
+	return nil
+}
+
+// setEvent stores e in *dst with its properties in props' backing array.
+func setEvent(dst *Event, e Event, props Properties) {
 	if len(e.Properties) > 0 {
 		e.Properties = append(props, e.Properties...)
 	} else {
 		e.Properties = props
 	}
 	*dst = e
+}
+
+// ParseView is Parse into dst, reusing dst.Properties' backing array as
+// DecodeInto does, with DecodeView's ownership: the strings of the event may
+// view b, so b must stay unchanged while they are in use. Same events, same
+// rejections as Parse; on error *dst is reset (its Properties capacity kept).
+// For a stage that re-encodes each event before it is done with its input
+// (the relay), it saves Parse's allocations.
+func ParseView(dst *Event, b []byte) error {
+	props := dst.Properties[:0]
+	if !decodeFast(dst, b, props, true) || dst.Type == Erased {
+		e, err := decode(b, false) // the general path, as decodeUntrusted
+		if err != nil {
+			*dst = Event{Properties: props}
+			return err
+		}
+		setEvent(dst, e, props)
+	}
+	dst.Normalize()
+	if err := dst.Validate(); err != nil {
+		*dst = Event{Properties: props}
+		return err
+	}
 	return nil
 }
 
@@ -59,7 +98,7 @@ func DecodeInto(dst *Event, b []byte) error {
 // else the general decoder.
 func decodeCanonical(b []byte) (Event, error) {
 	var e Event
-	if decodeFast(&e, b, nil) {
+	if decodeFast(&e, b, nil, false) {
 		return e, nil
 	}
 	return decode(b, true)
@@ -73,7 +112,7 @@ func decodeCanonical(b []byte) (Event, error) {
 // untrusted path, refusing the internal Erased type, falls back to it.
 func decodeUntrusted(b []byte) (Event, error) {
 	var e Event
-	if decodeFast(&e, b, nil) && e.Type != Erased {
+	if decodeFast(&e, b, nil, false) && e.Type != Erased {
 		return e, nil
 	}
 	return decode(b, false)
@@ -139,9 +178,10 @@ type scalar struct {
 }
 
 // decodeFast decodes the canonical form of b into dst, using props (length 0)
-// as the Properties backing array. It reports false, leaving dst partly
-// written, for anything it does not fully understand.
-func decodeFast(dst *Event, b []byte, props Properties) bool {
+// as the Properties backing array; with view, strings without escapes view b
+// rather than copies. It reports false, leaving dst partly written, for
+// anything it does not fully understand.
+func decodeFast(dst *Event, b []byte, props Properties, view bool) bool {
 	if len(b) > MaxEventBytes {
 		return false
 	}
@@ -212,20 +252,23 @@ func decodeFast(dst *Event, b []byte, props Properties) bool {
 	if !ok {
 		return false
 	}
-	d.fill(dst, props)
+	d.fill(dst, props, view)
 	dst.OccurredAt = t
 	return sortKeys(dst.Properties)
 }
 
 // fill copies every string span into its arena and sets the fields; the
 // properties go into props when it is large enough, else into a new slice.
-func (d *fast) fill(dst *Event, props Properties) {
+// With view, only spans with escapes are copied; the others view d.b.
+func (d *fast) fill(dst *Event, props Properties, view bool) {
 	var keysN, mainN int
 	for i := range d.spans[:d.nspans] {
 		s := &d.spans[i]
-		if isKeyField(s.target) {
+		switch {
+		case view && !s.esc:
+		case isKeyField(s.target):
 			keysN += int(s.n)
-		} else {
+		default:
 			mainN += int(s.n)
 		}
 	}
@@ -234,6 +277,9 @@ func (d *fast) fill(dst *Event, props Properties) {
 	main.Grow(mainN)
 	for i := range d.spans[:d.nspans] {
 		s := &d.spans[i]
+		if view && !s.esc {
+			continue
+		}
 		w := &main
 		if isKeyField(s.target) {
 			w = &keys
@@ -252,10 +298,17 @@ func (d *fast) fill(dst *Event, props Properties) {
 	}
 	*dst = Event{Properties: props}
 	c := &dst.Contact
+	var in string
+	if view {
+		in = bstr(d.b)
+	}
 	for i := range d.spans[:d.nspans] {
 		s := &d.spans[i]
 		a := ma
-		if isKeyField(s.target) {
+		switch {
+		case view && !s.esc:
+			a = in
+		case isKeyField(s.target):
 			a = ka
 		}
 		v := a[s.off:s.end]

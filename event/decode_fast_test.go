@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // loopCPU runs f with b.Loop and reports cpu-ns/op beside ns/op.
@@ -46,7 +47,11 @@ func decodeSlow(b []byte) (Event, error) { return decode(b, true) }
 func checkSame(t *testing.T, b []byte) (fastOK bool) {
 	t.Helper()
 	var fe Event
-	fastOK = decodeFast(&fe, b, nil)
+	fastOK = decodeFast(&fe, b, nil, false)
+	var ve Event
+	if viewOK := decodeFast(&ve, b, nil, true); viewOK != fastOK || fastOK && !reflect.DeepEqual(fe, ve) {
+		t.Fatalf("decodeFast with and without view differ on %q:\n%v %#v\n%v %#v", b, fastOK, fe, viewOK, ve)
+	}
 	se, serr := decodeSlow(b)
 	if fastOK {
 		if serr != nil {
@@ -61,14 +66,38 @@ func checkSame(t *testing.T, b []byte) (fastOK bool) {
 	if (uerr == nil) != (serr2 == nil) || !reflect.DeepEqual(ue, se2) {
 		t.Fatalf("decodeUntrusted and decode(b, false) differ on %q:\n%#v %v\n%#v %v", b, ue, uerr, se2, serr2)
 	}
+	pe, perr := Parse(b)
+	var pv Event
+	pv.Properties = make(Properties, 0, 2)
+	perrView := ParseView(&pv, b)
+	if (perr == nil) != (perrView == nil) {
+		t.Fatalf("Parse error %v, ParseView error %v", perr, perrView)
+	}
+	if perr != nil {
+		var ee *Error
+		if !errors.As(perrView, &ee) || perrView.Error() != perr.Error() {
+			t.Fatalf("ParseView error %v, Parse error %v", perrView, perr)
+		}
+		if !reflect.DeepEqual(pv, Event{Properties: pv.Properties[:0]}) {
+			t.Fatalf("ParseView left %#v after an error", pv)
+		}
+	} else {
+		if len(pv.Properties) == 0 {
+			pv.Properties = nil
+		}
+		if !reflect.DeepEqual(pe, pv) {
+			t.Fatalf("Parse and ParseView differ on %q:\n%#v\n%#v", b, pe, pv)
+		}
+	}
 	got, err := Decode(b)
-	var into Event
+	var into, view Event
 	into.Properties = make(Properties, 0, 3)
 	errInto := DecodeInto(&into, b)
+	errView := DecodeView(&view, b)
 	// Error texts are not compared: the general decoder's explain walks a map,
 	// so with two bad contact fields either may be named.
-	if (err == nil) != (errInto == nil) {
-		t.Fatalf("Decode error %v, DecodeInto error %v", err, errInto)
+	if (err == nil) != (errInto == nil) || (err == nil) != (errView == nil) {
+		t.Fatalf("Decode error %v, DecodeInto error %v, DecodeView error %v", err, errInto, errView)
 	}
 	if err != nil {
 		var ee *Error
@@ -80,8 +109,14 @@ func checkSame(t *testing.T, b []byte) (fastOK bool) {
 	if len(into.Properties) == 0 {
 		into.Properties = nil
 	}
+	if len(view.Properties) == 0 {
+		view.Properties = nil
+	}
 	if !reflect.DeepEqual(got, into) {
 		t.Fatalf("Decode and DecodeInto differ:\n%#v\n%#v", got, into)
+	}
+	if !reflect.DeepEqual(got, view) {
+		t.Fatalf("Decode and DecodeView differ:\n%#v\n%#v", got, view)
 	}
 	return fastOK
 }
@@ -221,9 +256,51 @@ func TestDecodeIntoOwnership(t *testing.T) {
 	}
 }
 
+// TestViewOwnership: DecodeView and ParseView reuse dst.Properties and take
+// strings without escapes from the input rather than copies (the point of
+// them); escaped ones are decoded copies.
+func TestViewOwnership(t *testing.T) {
+	e := canonicalEvent()
+	e.Contact.Title = "C\"TO" // escaped in JSON
+	b := e.AppendJSON(nil)
+	for name, f := range map[string]func(*Event, []byte) error{"DecodeView": DecodeView, "ParseView": ParseView} {
+		t.Run(name, func(t *testing.T) {
+			var dst Event
+			dst.Properties = make(Properties, 0, 16)
+			backing := &dst.Properties[:1][0]
+			if err := f(&dst, b); err != nil {
+				t.Fatal(err)
+			}
+			if &dst.Properties[0] != backing {
+				t.Error("did not reuse dst.Properties")
+			}
+			if !reflect.DeepEqual(dst, e) {
+				t.Fatalf("decoded\n%#v\nwant\n%#v", dst, e)
+			}
+			in := func(s string) bool {
+				p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+				return p >= uintptr(unsafe.Pointer(&b[0])) && p < uintptr(unsafe.Pointer(&b[0]))+uintptr(len(b))
+			}
+			if !in(dst.ID) || !in(dst.LeadID) || !in(dst.Properties[0].Str) {
+				t.Error("strings without escapes are copies, want views of the input")
+			}
+			if in(dst.Contact.Title) {
+				t.Error("an escaped string views the raw input")
+			}
+			if err := f(&dst, []byte(`{"event_id":1}`)); err == nil {
+				t.Fatal("want an error")
+			}
+			if dst.ID != "" || len(dst.Properties) != 0 || cap(dst.Properties) != 16 {
+				t.Errorf("after an error dst = %#v (cap %d), want reset with capacity kept", dst, cap(dst.Properties))
+			}
+		})
+	}
+}
+
 // FuzzDecodeFastMatchesSlow: for any input, the fast path either declines or
-// decodes exactly what the general decoder decodes; Decode and DecodeInto
-// agree. Never panics.
+// decodes exactly what the general decoder decodes; Decode, DecodeInto and
+// DecodeView agree, and so do Parse and ParseView (same event or same
+// rejection). Never panics.
 func FuzzDecodeFastMatchesSlow(f *testing.F) {
 	e := canonicalEvent()
 	f.Add(e.AppendJSON(nil))
@@ -290,6 +367,33 @@ func BenchmarkDecodeInto(b *testing.B) {
 	b.SetBytes(int64(len(rec)))
 	loopCPU(b, func() {
 		if err := DecodeInto(&e, rec); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// BenchmarkDecodeView is DecodeInto without the copy, as the sink decodes.
+func BenchmarkDecodeView(b *testing.B) {
+	rec := benchEvent(b)
+	var e Event
+	b.ReportAllocs()
+	b.SetBytes(int64(len(rec)))
+	loopCPU(b, func() {
+		if err := DecodeView(&e, rec); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// BenchmarkParseView is Parse into a reused Event viewing its input, as the
+// relay parses.
+func BenchmarkParseView(b *testing.B) {
+	rec := benchEvent(b)
+	var e Event
+	b.ReportAllocs()
+	b.SetBytes(int64(len(rec)))
+	loopCPU(b, func() {
+		if err := ParseView(&e, rec); err != nil {
 			b.Fatal(err)
 		}
 	})

@@ -298,6 +298,14 @@ func (e *Event) Validate() error {
 }
 
 func checkLen(field, v string, minLen, maxLen int) error {
+	if len(v) <= maxLen && (minLen == 0 || minLen == 1 && len(v) > 0) {
+		// Within the limits whatever the count of characters (never more
+		// than the bytes, at least one when not empty): skip counting.
+		if !utf8.ValidString(v) {
+			return fieldErr(field, "must be valid UTF-8")
+		}
+		return nil
+	}
 	if !utf8.ValidString(v) {
 		return fieldErr(field, "must be valid UTF-8")
 	}

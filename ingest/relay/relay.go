@@ -35,8 +35,8 @@ type Config struct {
 	Registerer   prometheus.Registerer // nil = metrics not registered
 	Now          func() time.Time      // default time.Now
 
-	// process replaces event.Parse in tests (poison records).
-	process func([]byte) (event.Event, error)
+	// process replaces event.ParseView in tests (poison records).
+	process func(*event.Event, []byte) error
 }
 
 // Relay consumes the raw topic. Run it once; it owns its Kafka client.
@@ -46,6 +46,7 @@ type Relay struct {
 	cl        *kgo.Client
 	closeOnce sync.Once
 	pollOut   []*kgo.Record // a poll's output, reused (Run is one goroutine)
+	scratch   []scratch     // per chunk, reused from poll to poll
 
 	in, out  prometheus.Counter
 	rejected *prometheus.CounterVec
@@ -82,7 +83,7 @@ func New(cfg Config) (*Relay, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.process == nil {
-		cfg.process = event.Parse
+		cfg.process = event.ParseView
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -197,6 +198,14 @@ func drainContext(ctx context.Context, d time.Duration) (context.Context, contex
 func (r *Relay) handle(ctx context.Context, recs []*kgo.Record) error {
 	r.in.Add(float64(len(recs)))
 	chunks := r.chunks(len(recs))
+	// The chunks' buffers are reused by the next poll: produce returns
+	// only when every record is acknowledged, and the client keeps none.
+	for len(r.scratch) < len(chunks) {
+		r.scratch = append(r.scratch, scratch{})
+	}
+	for i := range chunks {
+		chunks[i].scratch = &r.scratch[i]
+	}
 	if len(chunks) == 1 {
 		r.parseChunk(&chunks[0], recs)
 	} else {
@@ -239,6 +248,15 @@ type chunk struct {
 	out     []*kgo.Record
 	events  int
 	rejects []rejects.Reject
+	*scratch
+}
+
+// scratch holds a chunk's buffers, kept from poll to poll: the output
+// records, the bytes of their keys and values, and the event parsed into.
+type scratch struct {
+	slab []kgo.Record
+	buf  []byte
+	e    event.Event
 }
 
 // chunks splits n records into at most Parallelism contiguous chunks.
@@ -256,11 +274,25 @@ func (r *Relay) chunks(n int) []chunk {
 func (r *Relay) parseChunk(c *chunk, recs []*kgo.Record) {
 	in := recs[c.lo:c.hi]
 	c.out = make([]*kgo.Record, 0, len(in))
-	slab := make([]kgo.Record, len(in)) // one allocation for the chunk's records
-	buf := make([]byte, 0, 512*len(in))
+	if c.scratch == nil {
+		c.scratch = &scratch{}
+	}
+	// One allocation for the chunk's records, one for their bytes, both
+	// reused by later polls. Values are never written again while a
+	// record views them: buf only grows (a new array when full) until the
+	// next poll.
+	if cap(c.slab) < len(in) {
+		c.slab = make([]kgo.Record, len(in))
+	}
+	slab := c.slab[:len(in)]
+	clear(slab)
+	if need := 512 * len(in); cap(c.buf) < need {
+		c.buf = make([]byte, 0, need)
+	}
+	buf := c.buf[:0]
+	e := &c.e
 	for j, rec := range in {
-		e, err := r.process(rec)
-		if err != nil {
+		if err := r.process(e, rec); err != nil {
 			kind := rejects.Kind(err)
 			var pe *panicError
 			if errors.As(err, &pe) {
@@ -275,25 +307,33 @@ func (r *Relay) parseChunk(c *chunk, recs []*kgo.Record) {
 		}
 		n := len(buf)
 		buf = e.AppendJSON(buf)
+		k := len(buf)
+		buf = append(buf, e.Key()...)
 		o := &slab[j]
-		o.Topic, o.Key, o.Value, o.Timestamp = r.cfg.Out, []byte(e.Key()), buf[n:len(buf):len(buf)], e.OccurredAt
+		o.Topic, o.Key, o.Value, o.Timestamp = r.cfg.Out, buf[k:len(buf):len(buf)], buf[n:k:k], e.OccurredAt
 		c.out = append(c.out, o)
 		c.events++
 	}
+	if cap(buf) > cap(c.buf) {
+		c.buf = buf[:0] // keep the grown array for the next poll
+	}
+	clear(e.Properties[:cap(e.Properties)]) // the event views this poll's records
+	*e = event.Event{Properties: e.Properties[:0]}
 }
 
 type panicError struct{ v any }
 
 func (p *panicError) Error() string { return fmt.Sprintf("panic: %v", p.v) }
 
-// process parses one record, turning a panic into an error.
-func (r *Relay) process(rec *kgo.Record) (e event.Event, err error) {
+// process parses one record into e, turning a panic into an error. The
+// event's strings may view rec.Value (event.ParseView).
+func (r *Relay) process(e *event.Event, rec *kgo.Record) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = &panicError{v}
 		}
 	}()
-	return r.cfg.process(rec.Value)
+	return r.cfg.process(e, rec.Value)
 }
 
 // produce sends recs and retries the failed ones with backoff and jitter

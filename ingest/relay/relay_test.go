@@ -77,12 +77,12 @@ func TestRelay(t *testing.T) {
 			Opts:    []kgo.Opt{kgo.SeedBrokers(brokers...)},
 			Group:   "relay-test",
 			Rejects: rejected,
-			process: func(b []byte) (event.Event, error) {
+			process: func(e *event.Event, b []byte) error {
 				if strings.Contains(string(b), `"poison"`) {
 					var m map[string]int
 					m["boom"]++ // nil map write: a real panic
 				}
-				return event.Parse(b)
+				return event.ParseView(e, b)
 			},
 		})
 		if err != nil {
@@ -287,7 +287,7 @@ func TestParallelParseKeepsOrder(t *testing.T) {
 	type item struct{ topic, key, value string }
 	run := func(par int) ([]item, []string) {
 		rel := &Relay{
-			cfg:      Config{Out: kafka.TopicEvents, DLQ: kafka.TopicDLQ, Parallelism: par, Now: func() time.Time { return now }, process: event.Parse},
+			cfg:      Config{Out: kafka.TopicEvents, DLQ: kafka.TopicDLQ, Parallelism: par, Now: func() time.Time { return now }, process: event.ParseView},
 			log:      slog.New(slog.DiscardHandler),
 			rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "x"}, []string{"kind"}),
 		}

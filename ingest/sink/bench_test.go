@@ -42,7 +42,7 @@ func BenchmarkDecodeRow(b *testing.B) {
 			var e event.Event
 			for b.Loop() {
 				r := recs[i%len(recs)]
-				if err := event.DecodeInto(&e, r.Value); err != nil {
+				if err := event.DecodeView(&e, r.Value); err != nil {
 					b.Fatal(err)
 				}
 				s.rows.add(r, &e, hash)

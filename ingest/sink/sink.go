@@ -261,9 +261,11 @@ func (s *Sink) add(recs []*kgo.Record) {
 	if len(s.cfg.PIIKey) > 0 {
 		hash = s.hash
 	}
-	var e event.Event // reused: a row keeps its strings, which DecodeInto allocates anew
+	// Reused; its strings view the record's value, and a row keeps both
+	// (the record for its partition and dead letter) until the insert.
+	var e event.Event
 	for _, r := range recs {
-		err := event.DecodeInto(&e, r.Value)
+		err := event.DecodeView(&e, r.Value)
 		switch {
 		case err != nil:
 			s.dead = append(s.dead, dlq.New(r, "sink: "+err.Error(), now, s.cfg.DLQ))
