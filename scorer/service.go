@@ -469,6 +469,11 @@ type partitionWorker struct {
 	traced    []trace.SpanContext // score spans since the last flush (tracing on), linked from its span
 	epoch     int32               // leader epoch of the newest record
 	lastSync  time.Time
+	// ev is the event being applied, decoded in place (event.DecodeView):
+	// its strings view the record's bytes. What outlives the record is a
+	// copy (the engine's and the alert state's keys, features' packed
+	// strings, owner ids) or a row held until the next flush.
+	ev event.Event
 }
 
 func (pw *partitionWorker) stop(graceful bool) {
@@ -524,8 +529,8 @@ func (pw *partitionWorker) run() {
 
 func (pw *partitionWorker) process(recs []*kgo.Record) {
 	for _, r := range recs {
-		ev, err := event.Decode(r.Value)
-		if err != nil {
+		ev := &pw.ev
+		if err := event.DecodeView(ev, r.Value); err != nil {
 			// crm.events holds validated events; one that does not decode
 			// is counted and skipped, never a crash.
 			pw.m.undecodable.Inc()
@@ -533,7 +538,7 @@ func (pw *partitionWorker) process(recs []*kgo.Record) {
 			continue
 		}
 		span := pw.scoreSpan(r)
-		pw.w.Process(r.Offset, &ev)
+		pw.w.Process(r.Offset, ev)
 		if span != nil {
 			span.End()
 		}
