@@ -1,6 +1,7 @@
 package event
 
 import (
+	"encoding/binary"
 	"strconv"
 	"strings"
 	"time"
@@ -36,7 +37,7 @@ import (
 // every other string. The Properties slice is dst's: an event decoded into the
 // same dst again overwrites it, so copy Properties before reusing dst if you
 // keep them.
-func DecodeInto(dst *Event, b []byte) error { return decodeInto(dst, b, false) }
+func DecodeInto(dst *Event, b []byte) error { return decodeInto(dst, b, false, nil) }
 
 // DecodeView is DecodeInto without the copy: the strings of the decoded event
 // may view b's bytes (those without escapes do), so b must stay unchanged
@@ -44,12 +45,29 @@ func DecodeInto(dst *Event, b []byte) error { return decodeInto(dst, b, false) }
 // keeps all of b alive. For a consumer that holds the record anyway until
 // it is done with the event (the ClickHouse sink batches records until the
 // insert), it saves DecodeInto's two allocations and its copy.
-func DecodeView(dst *Event, b []byte) error { return decodeInto(dst, b, true) }
+func DecodeView(dst *Event, b []byte) error { return decodeInto(dst, b, true, nil) }
 
-func decodeInto(dst *Event, b []byte, view bool) error {
+// DecodeViewJSON is DecodeView for a consumer that stores the properties as
+// JSON (the ClickHouse sink): it also returns what Properties.AppendJSON
+// would append for them, as a view of b, when b holds exactly those bytes
+// (records AppendJSON wrote do), saving the encoding. It returns nil when
+// the event has no properties or b holds them in another form (whitespace,
+// escapes, key order, number format): encode them then.
+func DecodeViewJSON(dst *Event, b []byte) (props []byte, err error) {
+	err = decodeInto(dst, b, true, &props)
+	if err != nil || len(dst.Properties) == 0 {
+		return nil, err
+	}
+	return props, nil
+}
+
+func decodeInto(dst *Event, b []byte, view bool, pj *[]byte) error {
 	props := dst.Properties[:0]
-	if decodeFast(dst, b, props, view) && canonical(dst) {
+	if decodeFast(dst, b, props, view, pj) && canonical(dst) {
 		return nil
+	}
+	if pj != nil {
+		*pj = nil
 	}
 	e, err := Decode(b) // the general path: same result or the same *Error
 	if err != nil {
@@ -78,7 +96,7 @@ func setEvent(dst *Event, e Event, props Properties) {
 // (the relay), it saves Parse's allocations.
 func ParseView(dst *Event, b []byte) error {
 	props := dst.Properties[:0]
-	if !decodeFast(dst, b, props, true) || dst.Type == Erased {
+	if !decodeFast(dst, b, props, true, nil) || dst.Type == Erased {
 		e, err := decode(b, false) // the general path, as decodeUntrusted
 		if err != nil {
 			*dst = Event{Properties: props}
@@ -98,7 +116,7 @@ func ParseView(dst *Event, b []byte) error {
 // else the general decoder.
 func decodeCanonical(b []byte) (Event, error) {
 	var e Event
-	if decodeFast(&e, b, nil, false) {
+	if decodeFast(&e, b, nil, false, nil) {
 		return e, nil
 	}
 	return decode(b, true)
@@ -112,7 +130,7 @@ func decodeCanonical(b []byte) (Event, error) {
 // untrusted path, refusing the internal Erased type, falls back to it.
 func decodeUntrusted(b []byte) (Event, error) {
 	var e Event
-	if decodeFast(&e, b, nil, false) && e.Type != Erased {
+	if decodeFast(&e, b, nil, false, nil) && e.Type != Erased {
 		return e, nil
 	}
 	return decode(b, false)
@@ -168,6 +186,10 @@ type fast struct {
 	spans  [maxSpans]span
 	nprops int
 	props  [MaxProperties]scalar // values, moved to the Properties slice by fill
+
+	// propsJSON is the properties object as the input holds it, when that
+	// is exactly what Properties.AppendJSON writes (else empty).
+	propsJSON []byte
 }
 
 // scalar is a property value other than a string.
@@ -179,9 +201,11 @@ type scalar struct {
 
 // decodeFast decodes the canonical form of b into dst, using props (length 0)
 // as the Properties backing array; with view, strings without escapes view b
-// rather than copies. It reports false, leaving dst partly written, for
-// anything it does not fully understand.
-func decodeFast(dst *Event, b []byte, props Properties, view bool) bool {
+// rather than copies. When pj is not nil, *pj is set to the properties
+// object of b if it is verbatim what Properties.AppendJSON writes, else nil.
+// It reports false, leaving dst partly written, for anything it does not
+// fully understand.
+func decodeFast(dst *Event, b []byte, props Properties, view bool, pj *[]byte) bool {
 	if len(b) > MaxEventBytes {
 		return false
 	}
@@ -254,6 +278,9 @@ func decodeFast(dst *Event, b []byte, props Properties, view bool) bool {
 	}
 	d.fill(dst, props, view)
 	dst.OccurredAt = t
+	if pj != nil {
+		*pj = d.propsJSON
+	}
 	return sortKeys(dst.Properties)
 }
 
@@ -492,12 +519,16 @@ func (d *fast) properties() bool {
 	}
 	d.seen |= seenProps
 	start := d.i - 1
-	d.ws()
+	// canon: so far the object is byte for byte what AppendJSON writes
+	// (no whitespace, keys ascending, no escapes, numbers as appendNumber
+	// formats them).
+	canon := !d.wsAny()
 	if d.consume('}') {
 		return true
 	}
+	var prev []byte
 	for {
-		d.ws()
+		canon = !d.wsAny() && canon // always skip the whitespace
 		if d.nprops == MaxProperties {
 			return false
 		}
@@ -505,11 +536,13 @@ func (d *fast) properties() bool {
 		if !ok {
 			return false
 		}
-		d.ws()
+		key := d.b[k.off:k.end]
+		canon = !d.wsAny() && canon && !k.esc && (prev == nil || bstr(key) > bstr(prev))
+		prev = key
 		if !d.consume(':') {
 			return false
 		}
-		d.ws()
+		canon = !d.wsAny() && canon // always skip the whitespace
 		idx := int32(d.nprops)
 		k.target, k.prop = tPropKey, idx
 		d.spans[d.nspans] = k
@@ -521,6 +554,7 @@ func (d *fast) properties() bool {
 			if !ok {
 				return false
 			}
+			canon = canon && !v.esc
 			v.target, v.prop = tPropStr, idx
 			d.spans[d.nspans] = v
 			d.nspans++
@@ -536,16 +570,18 @@ func (d *fast) properties() bool {
 			d.i += len(lit)
 			p.kind = KindBool
 		case c == '-' || c >= '0' && c <= '9':
+			n := d.i
 			f, ok := d.number()
 			if !ok {
 				return false
 			}
+			canon = canon && canonicalNumber(d.b[n:d.i], f)
 			p.kind, p.num = KindNumber, f
 		default: // null, objects, arrays: the general path words the error
 			return false
 		}
 		d.nprops++
-		d.ws()
+		canon = !d.wsAny() && canon // always skip the whitespace
 		if d.consume(',') {
 			continue
 		}
@@ -554,8 +590,24 @@ func (d *fast) properties() bool {
 		}
 		break
 	}
+	if canon {
+		d.propsJSON = d.b[start:d.i]
+	}
 	// Near the size limit, let the general path measure as it does.
 	return d.i-start <= MaxPropertyBytes
+}
+
+// wsAny skips whitespace and reports whether there was any.
+func (d *fast) wsAny() bool {
+	i := d.i
+	d.ws()
+	return d.i != i
+}
+
+// canonicalNumber reports whether raw is how appendNumber writes f.
+func canonicalNumber(raw []byte, f float64) bool {
+	var buf [32]byte
+	return bstr(appendNumber(buf[:0], f)) == bstr(raw)
 }
 
 // sortKeys sorts props by key, as the general decoder does (insertion sort:
@@ -631,7 +683,11 @@ func (d *fast) str() (span, bool) {
 	n := 0
 	ascii := true
 	for {
-		// Fast skip of plain ASCII.
+		// Fast skip of plain ASCII, eight bytes at a time, then one.
+		for i+8 <= len(b) && !special8(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+			n += 8
+		}
 		for i < len(b) && plain[b[i]] {
 			i++
 			n++

@@ -47,9 +47,9 @@ func decodeSlow(b []byte) (Event, error) { return decode(b, true) }
 func checkSame(t *testing.T, b []byte) (fastOK bool) {
 	t.Helper()
 	var fe Event
-	fastOK = decodeFast(&fe, b, nil, false)
+	fastOK = decodeFast(&fe, b, nil, false, nil)
 	var ve Event
-	if viewOK := decodeFast(&ve, b, nil, true); viewOK != fastOK || fastOK && !reflect.DeepEqual(fe, ve) {
+	if viewOK := decodeFast(&ve, b, nil, true, nil); viewOK != fastOK || fastOK && !reflect.DeepEqual(fe, ve) {
 		t.Fatalf("decodeFast with and without view differ on %q:\n%v %#v\n%v %#v", b, fastOK, fe, viewOK, ve)
 	}
 	se, serr := decodeSlow(b)
@@ -117,6 +117,20 @@ func checkSame(t *testing.T, b []byte) (fastOK bool) {
 	}
 	if !reflect.DeepEqual(got, view) {
 		t.Fatalf("Decode and DecodeView differ:\n%#v\n%#v", got, view)
+	}
+	var vj Event
+	pj, errJSON := DecodeViewJSON(&vj, b)
+	if errJSON != nil {
+		t.Fatalf("DecodeView accepts, DecodeViewJSON: %v", errJSON)
+	}
+	if len(vj.Properties) == 0 {
+		vj.Properties = nil
+	}
+	if !reflect.DeepEqual(got, vj) {
+		t.Fatalf("Decode and DecodeViewJSON differ:\n%#v\n%#v", got, vj)
+	}
+	if pj != nil && string(pj) != string(got.Properties.AppendJSON(nil)) {
+		t.Fatalf("DecodeViewJSON's properties %q, AppendJSON writes %q", pj, got.Properties.AppendJSON(nil))
 	}
 	return fastOK
 }
@@ -294,6 +308,39 @@ func TestViewOwnership(t *testing.T) {
 				t.Errorf("after an error dst = %#v (cap %d), want reset with capacity kept", dst, cap(dst.Properties))
 			}
 		})
+	}
+}
+
+// TestDecodeViewJSON: the properties of a record AppendJSON wrote come back
+// verbatim; other forms of the same properties come back nil (encode them).
+func TestDecodeViewJSON(t *testing.T) {
+	e := canonicalEvent()
+	rec := e.AppendJSON(nil)
+	want := string(e.Properties.AppendJSON(nil))
+	var dst Event
+	pj, err := DecodeViewJSON(&dst, rec)
+	if err != nil || string(pj) != want {
+		t.Fatalf("canonical record: properties %q, %v; want %q", pj, err, want)
+	}
+	i := strings.Index(string(rec), `"properties":`) + len(`"properties":`)
+	for name, props := range map[string]string{
+		"none":          ``,
+		"empty":         `{}`,
+		"whitespace":    `{"a": 1}`,
+		"order":         `{"b":1,"a":2}`,
+		"escape":        `{"a":"\u0041"}`,
+		"number format": `{"a":1.0}`,
+		"exponent":      `{"a":1e-7}`,
+		"negative zero": `{"a":-0}`,
+	} {
+		b := string(rec[:i-len(`,"properties":`)]) + "}"
+		if props != "" {
+			b = string(rec[:i]) + props + "}"
+		}
+		pj, err := DecodeViewJSON(&dst, []byte(b))
+		if err != nil || pj != nil {
+			t.Errorf("%s: properties %q, %v; want nil", name, pj, err)
+		}
 	}
 }
 

@@ -1,10 +1,12 @@
 package event
 
 import (
+	"encoding/binary"
 	"math"
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // AppendJSON appends the canonical JSON encoding of e to dst: the fields of
@@ -97,6 +99,10 @@ func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && !special8(binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))) {
+			i += 8 // eight bytes copied as they are
+			continue
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
@@ -132,4 +138,20 @@ func appendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// Eight bytes at a time (SWAR), with the bytes of a little-endian word.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// special8 reports whether any of the eight bytes in x is one a JSON string
+// cannot hold as it is: a control character (< 0x20), the quote, the
+// backslash, or a byte of a multi-byte UTF-8 sequence (>= 0x80, checked
+// apart). Exact: no false positive or negative on whether one exists.
+func special8(x uint64) bool {
+	q := x ^ (ones * '"')
+	bs := x ^ (ones * '\\')
+	return ((x-ones*0x20)&^x|(q-ones)&^q|(bs-ones)&^bs|x)&highs != 0
 }

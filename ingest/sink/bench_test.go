@@ -42,10 +42,11 @@ func BenchmarkDecodeRow(b *testing.B) {
 			var e event.Event
 			for b.Loop() {
 				r := recs[i%len(recs)]
-				if err := event.DecodeView(&e, r.Value); err != nil {
+				props, err := event.DecodeViewJSON(&e, r.Value)
+				if err != nil {
 					b.Fatal(err)
 				}
-				s.rows.add(r, &e, hash)
+				s.rows.add(r, &e, props, hash)
 				if i++; i%len(recs) == 0 {
 					s.rows.reset()
 				}
@@ -66,7 +67,7 @@ func BenchmarkInsert(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		s.rows.add(r, &e, nil)
+		s.rows.add(r, &e, nil, nil)
 	}
 	b.ReportAllocs()
 	for b.Loop() {

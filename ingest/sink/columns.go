@@ -50,16 +50,21 @@ type columns struct {
 
 func (c *columns) len() int { return len(c.recs) }
 
-// add appends e as a row; hash, when set, pseudonymizes e-mail, phone and
-// name.
-func (c *columns) add(rec *kgo.Record, e *event.Event, hash func(string) string) {
+// add appends e as a row; propsJSON, when not nil, is the encoding of
+// e.Properties (a view of the record, event.DecodeViewJSON); hash, when set,
+// pseudonymizes e-mail, phone and name.
+func (c *columns) add(rec *kgo.Record, e *event.Event, propsJSON []byte, hash func(string) string) {
 	ct := &e.Contact
 	email, phone, name := ct.Email, ct.Phone, ct.Name
 	if hash != nil {
 		email, phone, name = hash(email), hash(phone), hash(name)
 	}
 	var props string
-	if len(e.Properties) > 0 {
+	switch {
+	case len(e.Properties) == 0:
+	case propsJSON != nil:
+		props = unsafe.String(unsafe.SliceData(propsJSON), len(propsJSON))
+	default:
 		n := len(c.props)
 		c.props = e.Properties.AppendJSON(c.props)
 		props = unsafe.String(&c.props[n], len(c.props)-n)

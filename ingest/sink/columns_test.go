@@ -43,7 +43,7 @@ func TestColumns(t *testing.T) {
 	}
 	for round := range 2 { // the second round reuses the buffers
 		for i := range recs {
-			c.add(recs[i], &evs[i], nil)
+			c.add(recs[i], &evs[i], nil, nil)
 		}
 		c.remove(1)
 		c.filter(func(i int) bool { return c.recs[i].Partition == 0 }) // rows 0 and 2 are left

@@ -58,7 +58,8 @@ type Sink struct {
 
 	mu      sync.Mutex // guards the batch; held by the poll loop and the rebalance callbacks
 	rows    columns
-	cols    []any // the columns of an insert, reused
+	e       event.Event // decoded into, reused
+	cols    []any       // the columns of an insert, reused
 	dead    []*kgo.Record
 	offsets map[int32]kgo.EpochOffset // next offset per partition of the batch
 	first   time.Time                 // when the oldest batched row arrived
@@ -261,11 +262,12 @@ func (s *Sink) add(recs []*kgo.Record) {
 	if len(s.cfg.PIIKey) > 0 {
 		hash = s.hash
 	}
-	// Reused; its strings view the record's value, and a row keeps both
-	// (the record for its partition and dead letter) until the insert.
-	var e event.Event
+	// e's strings (and the properties JSON) view the record's value; a row
+	// keeps both (the record for its partition and dead letter) until the
+	// insert.
+	e := &s.e
 	for _, r := range recs {
-		err := event.DecodeView(&e, r.Value)
+		props, err := event.DecodeViewJSON(e, r.Value)
 		switch {
 		case err != nil:
 			s.dead = append(s.dead, dlq.New(r, "sink: "+err.Error(), now, s.cfg.DLQ))
@@ -281,7 +283,7 @@ func (s *Sink) add(recs []*kgo.Record) {
 				s.dead = append(s.dead, dlq.New(r, "sink: "+verr.Error(), now, s.cfg.DLQ))
 				break
 			}
-			s.rows.add(r, &e, hash)
+			s.rows.add(r, e, props, hash)
 		}
 		s.offsets[r.Partition] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
 	}
