@@ -381,10 +381,7 @@ func columnLen(col any) (int, error) {
 	return 0, fmt.Errorf("unsupported column type %T", col)
 }
 
-// appendColumn appends rows [lo, hi) of the column slice col to c. Array
-// columns go row by row with the concrete row type: the driver's Append of
-// a whole [][]T takes its reflection path, one reflect.Value and allocation
-// per element.
+// appendColumn appends rows [lo, hi) of the column slice col to c.
 func appendColumn(c driver.BatchColumn, col any, lo, hi int) error {
 	switch v := col.(type) {
 	case []string:
@@ -400,16 +397,25 @@ func appendColumn(c driver.BatchColumn, col any, lo, hi int) error {
 	case []uint64:
 		return c.Append(v[lo:hi])
 	case [][]string:
-		return appendRows(c, v[lo:hi])
+		return appendArrays(c, v[lo:hi])
 	case [][]float64:
-		return appendRows(c, v[lo:hi])
+		return appendArrays(c, v[lo:hi])
 	}
 	return fmt.Errorf("unsupported column type %T", col)
 }
 
-func appendRows[T any](c driver.BatchColumn, rows [][]T) error {
+// appendArrays appends rows to an Array column, row by row as []*T:
+// pointers into the row. The driver's Append of a whole [][]T reflects on
+// every element, and AppendRow of a []T boxes each element into an
+// interface (an allocation per string or float); a pointer boxes for free.
+func appendArrays[T any](c driver.BatchColumn, rows [][]T) error {
+	var ptrs []*T
 	for _, r := range rows {
-		if err := c.AppendRow(r); err != nil {
+		ptrs = ptrs[:0]
+		for i := range r {
+			ptrs = append(ptrs, &r[i])
+		}
+		if err := c.AppendRow(ptrs); err != nil {
 			return err
 		}
 	}
