@@ -36,6 +36,8 @@ type Set struct {
 	defFilter []int      // per def: filter index, −1 for MaxRank
 	rankBits  [][]uint32 // per def: filter bit of each Rank
 	catOf     []int      // per def: index in cats for LastStr, else −1
+
+	numNames []string // NumNames, made once: not a new list per feature row
 }
 
 type numFeature struct {
@@ -228,6 +230,10 @@ func NewSet(name, entity string, filters []Filter, defs []Def, derived []Derived
 	}
 	s.hash = s.fingerprint()
 	s.hashID = uint32(windows.HashString(s.hash))
+	s.numNames = make([]string, len(s.nums))
+	for i, n := range s.nums {
+		s.numNames[i] = n.name
+	}
 	return s, nil
 }
 
@@ -275,13 +281,9 @@ func (s *Set) Entity() string { return s.entity }
 func (s *Set) Fingerprint() string { return s.hash }
 
 // NumNames returns the names of the numeric features in Vector.Num order.
-func (s *Set) NumNames() []string {
-	out := make([]string, len(s.nums))
-	for i, n := range s.nums {
-		out[i] = n.name
-	}
-	return out
-}
+// The slice is shared by every caller (the scorer puts it on each feature
+// row): do not modify it; its capacity is its length, so append copies.
+func (s *Set) NumNames() []string { return s.numNames[:len(s.numNames):len(s.numNames)] }
 
 // CatNames returns the names of the categorical features in Vector.Cat order.
 func (s *Set) CatNames() []string {
