@@ -63,7 +63,11 @@ func DecodeViewJSON(dst *Event, b []byte) (props []byte, err error) {
 
 func decodeInto(dst *Event, b []byte, view bool, pj *[]byte) error {
 	props := dst.Properties[:0]
-	if decodeFast(dst, b, props, view, pj) && canonical(dst) {
+	var info fastInfo
+	if decodeFast(dst, b, props, view, &info) && canonical(dst) {
+		if pj != nil {
+			*pj = info.propsJSON
+		}
 		return nil
 	}
 	if pj != nil {
@@ -95,21 +99,49 @@ func setEvent(dst *Event, e Event, props Properties) {
 // For a stage that re-encodes each event before it is done with its input
 // (the relay), it saves Parse's allocations.
 func ParseView(dst *Event, b []byte) error {
+	_, err := ParseViewJSON(dst, b)
+	return err
+}
+
+// ParseViewJSON is ParseView that also returns the event's canonical
+// encoding, what AppendJSON would append, when b is exactly that (a record a
+// pipeline stage wrote, holding values Normalize leaves as they are): then
+// it returns b, and re-encoding is saved. Otherwise (whitespace, another key
+// order, escapes, values Normalize changed, …) it returns nil: encode the
+// event.
+func ParseViewJSON(dst *Event, b []byte) (canonical []byte, err error) {
 	props := dst.Properties[:0]
-	if !decodeFast(dst, b, props, true, nil) || dst.Type == Erased {
+	var info fastInfo
+	fast := decodeFast(dst, b, props, true, &info) && dst.Type != Erased
+	if !fast {
 		e, err := decode(b, false) // the general path, as decodeUntrusted
 		if err != nil {
 			*dst = Event{Properties: props}
-			return err
+			return nil, err
 		}
 		setEvent(dst, e, props)
+		info = fastInfo{}
+	}
+	var before Event
+	if info.verbatim {
+		before = *dst
 	}
 	dst.Normalize()
-	if err := dst.Validate(); err != nil {
+	// The fast decoder checked UTF-8, and Normalize keeps strings valid.
+	if err := dst.validate(fast); err != nil {
 		*dst = Event{Properties: props}
-		return err
+		return nil, err
 	}
-	return nil
+	if info.verbatim && sameIdentity(&before, dst) {
+		return b, nil
+	}
+	return nil, nil
+}
+
+// sameIdentity reports whether Normalize left a and b's fields equal.
+func sameIdentity(a, b *Event) bool {
+	return a.ID == b.ID && a.LeadID == b.LeadID && a.AccountID == b.AccountID && a.OwnerID == b.OwnerID &&
+		a.SessionID == b.SessionID && a.Source == b.Source && a.Contact == b.Contact && a.OccurredAt.Equal(b.OccurredAt)
 }
 
 // decodeCanonical is Decode before its canonical-record check: the fast path,
@@ -190,6 +222,17 @@ type fast struct {
 	// propsJSON is the properties object as the input holds it, when that
 	// is exactly what Properties.AppendJSON writes (else empty).
 	propsJSON []byte
+	// loose: the input is not byte for byte what AppendJSON writes
+	// (whitespace, key order, escapes, empty fields, timestamp form, …).
+	// Conservative: a canonical input may be marked loose, never the
+	// reverse.
+	loose bool
+}
+
+// fastInfo is what decodeFast tells beside the event.
+type fastInfo struct {
+	propsJSON []byte // the properties object when verbatim AppendJSON's, else nil
+	verbatim  bool   // b is verbatim what AppendJSON writes for the event
 }
 
 // scalar is a property value other than a string.
@@ -201,11 +244,10 @@ type scalar struct {
 
 // decodeFast decodes the canonical form of b into dst, using props (length 0)
 // as the Properties backing array; with view, strings without escapes view b
-// rather than copies. When pj is not nil, *pj is set to the properties
-// object of b if it is verbatim what Properties.AppendJSON writes, else nil.
-// It reports false, leaving dst partly written, for anything it does not
-// fully understand.
-func decodeFast(dst *Event, b []byte, props Properties, view bool, pj *[]byte) bool {
+// rather than copies. When info is not nil, it is set on success (see
+// fastInfo). It reports false, leaving dst partly written, for anything it
+// does not fully understand.
+func decodeFast(dst *Event, b []byte, props Properties, view bool, info *fastInfo) bool {
 	if len(b) > MaxEventBytes {
 		return false
 	}
@@ -220,6 +262,7 @@ func decodeFast(dst *Event, b []byte, props Properties, view bool, pj *[]byte) b
 	if d.peek() == '}' {
 		return false // no event_id: the general path words the error
 	}
+	last := -1 // AppendJSON's order of the keys read so far
 	for {
 		d.ws()
 		key, ok := d.rawKey()
@@ -227,38 +270,43 @@ func decodeFast(dst *Event, b []byte, props Properties, view bool, pj *[]byte) b
 			return false
 		}
 		d.ws()
+		var ord int
 		switch key {
 		case "event_id":
 			ok = d.field(tID)
 		case "type":
-			ok = d.field(tType)
+			ok, ord = d.field(tType), 1
 		case "occurred_at":
 			if d.seen&seenOccurred != 0 {
 				return false
 			}
 			d.seen |= seenOccurred
 			occurred, ok = d.str()
-			ok = ok && !occurred.esc
+			ok, ord = ok && !occurred.esc, 2
 		case "lead_id":
-			ok = d.field(tLead)
+			ok, ord = d.field(tLead), 3
 		case "account_id":
-			ok = d.field(tAccount)
+			ok, ord = d.field(tAccount), 4
 		case "owner_id":
-			ok = d.field(tOwner)
+			ok, ord = d.field(tOwner), 5
 		case "session_id":
-			ok = d.field(tSession)
+			ok, ord = d.field(tSession), 6
 		case "source":
-			ok = d.field(tSource)
+			ok, ord = d.field(tSource), 7
 		case "contact":
-			ok = d.contact()
+			ok, ord = d.contact(), 8
 		case "properties":
-			ok = d.properties()
+			ok, ord = d.properties(), 9
 		default:
 			return false
 		}
 		if !ok {
 			return false
 		}
+		if ord <= last {
+			d.loose = true
+		}
+		last = ord
 		d.ws()
 		if d.consume(',') {
 			continue
@@ -278,8 +326,16 @@ func decodeFast(dst *Event, b []byte, props Properties, view bool, pj *[]byte) b
 	}
 	d.fill(dst, props, view)
 	dst.OccurredAt = t
-	if pj != nil {
-		*pj = d.propsJSON
+	if info != nil {
+		// AppendJSON trims the fraction's trailing zeros, and writes
+		// properties and contact only when not empty (checked inside).
+		if frac := b[occurred.off+19 : occurred.end-1]; len(frac) > 0 && frac[len(frac)-1] == '0' {
+			d.loose = true
+		}
+		if d.nprops > 0 && d.propsJSON == nil {
+			d.loose = true
+		}
+		*info = fastInfo{propsJSON: d.propsJSON, verbatim: !d.loose}
 	}
 	return sortKeys(dst.Properties)
 }
@@ -432,6 +488,7 @@ func (d *fast) ws() {
 		switch d.b[d.i] {
 		case ' ', '\t', '\n', '\r':
 			d.i++
+			d.loose = true
 		default:
 			return
 		}
@@ -462,6 +519,9 @@ func (d *fast) field(target uint8) bool {
 	if !ok {
 		return false
 	}
+	if s.esc || s.n == 0 {
+		d.loose = true // AppendJSON leaves empty fields out
+	}
 	s.target = target
 	d.spans[d.nspans] = s
 	d.nspans++
@@ -475,8 +535,10 @@ func (d *fast) contact() bool {
 	d.seen |= seenContact
 	d.ws()
 	if d.consume('}') {
+		d.loose = true // AppendJSON leaves an empty contact out
 		return true
 	}
+	var last uint8 // AppendJSON's order: the targets' order
 	for {
 		d.ws()
 		key, ok := d.rawKey()
@@ -484,25 +546,30 @@ func (d *fast) contact() bool {
 			return false
 		}
 		d.ws()
+		var t uint8
 		switch key {
 		case "email":
-			ok = d.field(tEmail)
+			t = tEmail
 		case "phone":
-			ok = d.field(tPhone)
+			t = tPhone
 		case "name":
-			ok = d.field(tName)
+			t = tName
 		case "company":
-			ok = d.field(tCompany)
+			t = tCompany
 		case "country":
-			ok = d.field(tCountry)
+			t = tCountry
 		case "title":
-			ok = d.field(tTitle)
+			t = tTitle
 		default:
 			return false
 		}
-		if !ok {
+		if !d.field(t) {
 			return false
 		}
+		if t <= last {
+			d.loose = true
+		}
+		last = t
 		d.ws()
 		if d.consume(',') {
 			continue
@@ -524,6 +591,7 @@ func (d *fast) properties() bool {
 	// formats them).
 	canon := !d.wsAny()
 	if d.consume('}') {
+		d.loose = true // AppendJSON leaves empty properties out
 		return true
 	}
 	var prev []byte

@@ -3,6 +3,7 @@ package event
 import (
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/nyaruka/phonenumbers"
@@ -30,7 +31,7 @@ func (e *Event) Normalize() {
 		return
 	}
 	c.Email = strings.ToLower(strings.TrimSpace(c.Email))
-	c.Name = strings.Join(strings.Fields(c.Name), " ")
+	c.Name = collapseSpace(c.Name)
 	c.Company = strings.TrimSpace(c.Company)
 	c.Title = strings.TrimSpace(c.Title)
 	c.Country = NormalizeCountry(c.Country)
@@ -93,7 +94,7 @@ func NormalizeCountry(country string) string {
 	if country == "" {
 		return ""
 	}
-	if code, ok := countryNames()[strings.ToLower(country)]; ok {
+	if code, ok := lookupLower(countryNames(), country); ok {
 		return code
 	}
 	if len(country) <= 3 {
@@ -102,6 +103,58 @@ func NormalizeCountry(country string) string {
 		}
 	}
 	return country
+}
+
+// collapseSpace is strings.Join(strings.Fields(s), " "): words separated by
+// one space, no space around them. It allocates only when that changes s.
+func collapseSpace(s string) string {
+	tidy := true
+	for i := 0; i < len(s) && tidy; i++ {
+		switch c := s[i]; {
+		case c >= utf8.RuneSelf: // a Unicode space maybe: the general way
+			tidy = false
+		case c == ' ':
+			tidy = i > 0 && i < len(s)-1 && s[i+1] != ' '
+		case c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r':
+			tidy = false
+		}
+	}
+	if tidy {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for f := range strings.FieldsSeq(s) {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(f)
+	}
+	return b.String()
+}
+
+// lookupLower is m[strings.ToLower(k)] without allocating for short ASCII
+// keys (lower-cased on the stack).
+func lookupLower(m map[string]string, k string) (string, bool) {
+	var buf [64]byte
+	if len(k) > len(buf) {
+		v, ok := m[strings.ToLower(k)]
+		return v, ok
+	}
+	b := buf[:len(k)]
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c >= utf8.RuneSelf {
+			v, ok := m[strings.ToLower(k)]
+			return v, ok
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
+	v, ok := m[string(b)] // no copy: the compiler looks up the bytes
+	return v, ok
 }
 
 // countryNames maps lower-cased English names and common aliases to alpha-2

@@ -248,8 +248,12 @@ func explain(b []byte, decodeErr error) error {
 
 // Validate checks the rules of schema version 1 on an event built in Go (by a
 // webhook adapter, an importer or Parse). It returns the first *Error.
-func (e *Event) Validate() error {
-	if err := checkLen("event_id", e.ID, 1, MaxIDLen); err != nil {
+func (e *Event) Validate() error { return e.validate(false) }
+
+// validate is Validate; with utf8Known the strings are known to be valid
+// UTF-8 (the fast decoder checked them) and are not checked again.
+func (e *Event) validate(utf8Known bool) error {
+	if err := checkLen("event_id", e.ID, 1, MaxIDLen, utf8Known); err != nil {
 		return err
 	}
 	if e.Type == "" {
@@ -278,7 +282,7 @@ func (e *Event) Validate() error {
 		{"contact.name", e.Contact.Name, MaxContactLen}, {"contact.company", e.Contact.Company, MaxContactLen},
 		{"contact.country", e.Contact.Country, MaxContactLen}, {"contact.title", e.Contact.Title, MaxContactLen},
 	} {
-		if err := checkLen(f.name, f.v, 0, f.max); err != nil {
+		if err := checkLen(f.name, f.v, 0, f.max, utf8Known); err != nil {
 			return err
 		}
 	}
@@ -290,18 +294,18 @@ func (e *Event) Validate() error {
 		if p.Key == "" {
 			return fieldErr("properties", "has an empty key")
 		}
-		if !utf8.ValidString(p.Key) || (p.Kind == KindString && !utf8.ValidString(p.Str)) {
+		if !utf8Known && (!utf8.ValidString(p.Key) || (p.Kind == KindString && !utf8.ValidString(p.Str))) {
 			return fieldErr("properties."+truncate(p.Key, 64), "must be valid UTF-8")
 		}
 	}
 	return nil
 }
 
-func checkLen(field, v string, minLen, maxLen int) error {
+func checkLen(field, v string, minLen, maxLen int, utf8Known bool) error {
 	if len(v) <= maxLen && (minLen == 0 || minLen == 1 && len(v) > 0) {
 		// Within the limits whatever the count of characters (never more
 		// than the bytes, at least one when not empty): skip counting.
-		if !utf8.ValidString(v) {
+		if !utf8Known && !utf8.ValidString(v) {
 			return fieldErr(field, "must be valid UTF-8")
 		}
 		return nil

@@ -35,8 +35,8 @@ type Config struct {
 	Registerer   prometheus.Registerer // nil = metrics not registered
 	Now          func() time.Time      // default time.Now
 
-	// process replaces event.ParseView in tests (poison records).
-	process func(*event.Event, []byte) error
+	// process replaces event.ParseViewJSON in tests (poison records).
+	process func(*event.Event, []byte) ([]byte, error)
 }
 
 // Relay consumes the raw topic. Run it once; it owns its Kafka client.
@@ -83,7 +83,7 @@ func New(cfg Config) (*Relay, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.process == nil {
-		cfg.process = event.ParseView
+		cfg.process = event.ParseViewJSON
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -292,7 +292,8 @@ func (r *Relay) parseChunk(c *chunk, recs []*kgo.Record) {
 	buf := c.buf[:0]
 	e := &c.e
 	for j, rec := range in {
-		if err := r.process(e, rec); err != nil {
+		enc, err := r.process(e, rec)
+		if err != nil {
 			kind := rejects.Kind(err)
 			var pe *panicError
 			if errors.As(err, &pe) {
@@ -306,11 +307,16 @@ func (r *Relay) parseChunk(c *chunk, recs []*kgo.Record) {
 			continue
 		}
 		n := len(buf)
-		buf = e.AppendJSON(buf)
+		if enc == nil {
+			buf = e.AppendJSON(buf)
+		}
 		k := len(buf)
 		buf = append(buf, e.Key()...)
+		if enc == nil {
+			enc = buf[n:k:k]
+		}
 		o := &slab[j]
-		o.Topic, o.Key, o.Value, o.Timestamp = r.cfg.Out, buf[k:len(buf):len(buf)], buf[n:k:k], e.OccurredAt
+		o.Topic, o.Key, o.Value, o.Timestamp = r.cfg.Out, buf[k:len(buf):len(buf)], enc, e.OccurredAt
 		c.out = append(c.out, o)
 		c.events++
 	}
@@ -326,11 +332,13 @@ type panicError struct{ v any }
 func (p *panicError) Error() string { return fmt.Sprintf("panic: %v", p.v) }
 
 // process parses one record into e, turning a panic into an error. The
-// event's strings may view rec.Value (event.ParseView).
-func (r *Relay) process(e *event.Event, rec *kgo.Record) (err error) {
+// event's strings may view rec.Value, and so may enc: the event's canonical
+// encoding when rec.Value is exactly that, else nil (event.ParseViewJSON).
+// Both stay valid while the poll is handled.
+func (r *Relay) process(e *event.Event, rec *kgo.Record) (enc []byte, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = &panicError{v}
+			enc, err = nil, &panicError{v}
 		}
 	}()
 	return r.cfg.process(e, rec.Value)

@@ -77,12 +77,12 @@ func TestRelay(t *testing.T) {
 			Opts:    []kgo.Opt{kgo.SeedBrokers(brokers...)},
 			Group:   "relay-test",
 			Rejects: rejected,
-			process: func(e *event.Event, b []byte) error {
+			process: func(e *event.Event, b []byte) ([]byte, error) {
 				if strings.Contains(string(b), `"poison"`) {
 					var m map[string]int
 					m["boom"]++ // nil map write: a real panic
 				}
-				return event.ParseView(e, b)
+				return event.ParseViewJSON(e, b)
 			},
 		})
 		if err != nil {
@@ -279,6 +279,9 @@ func TestParallelParseKeepsOrder(t *testing.T) {
 	var recs []*kgo.Record
 	for i := range 1000 {
 		v := fmt.Appendf(nil, `{"event_id":"e%d","type":"page_view","occurred_at":"2026-11-21T09:30:00Z","lead_id":"lead-%d"}`, i, i%13)
+		if i%5 == 0 { // not in the canonical form: re-encoded
+			v = fmt.Appendf(nil, `{"type":"page_view", "event_id":"e%d","occurred_at":"2026-11-21T09:30:00Z","lead_id":"Lead-%d ","source":"WEB"}`, i, i%13)
+		}
 		if i%7 == 0 {
 			v = []byte(`{"event_id":"bad","type":"teleported"}`)
 		}
@@ -287,7 +290,7 @@ func TestParallelParseKeepsOrder(t *testing.T) {
 	type item struct{ topic, key, value string }
 	run := func(par int) ([]item, []string) {
 		rel := &Relay{
-			cfg:      Config{Out: kafka.TopicEvents, DLQ: kafka.TopicDLQ, Parallelism: par, Now: func() time.Time { return now }, process: event.ParseView},
+			cfg:      Config{Out: kafka.TopicEvents, DLQ: kafka.TopicDLQ, Parallelism: par, Now: func() time.Time { return now }, process: event.ParseViewJSON},
 			log:      slog.New(slog.DiscardHandler),
 			rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "x"}, []string{"kind"}),
 		}
@@ -313,6 +316,15 @@ func TestParallelParseKeepsOrder(t *testing.T) {
 		return out, rj
 	}
 	want, wantRj := run(1)
+	for i, o := range want { // one output per input, in order
+		e, err := event.Parse(recs[i].Value)
+		if err != nil {
+			continue
+		}
+		if o.topic != kafka.TopicEvents || o.value != string(e.AppendJSON(nil)) || o.key != e.Key() {
+			t.Fatalf("record %d: relayed %+v, want the canonical encoding %s", i, o, e.AppendJSON(nil))
+		}
+	}
 	got, gotRj := run(4)
 	if len(want) != len(recs) || len(wantRj) != 143 {
 		t.Fatalf("serial: %d records, %d rejects", len(want), len(wantRj))
