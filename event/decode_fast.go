@@ -498,6 +498,20 @@ func (d *fast) ws() {
 // rawKey reads an object key without escapes and the colon after it. The
 // string aliases the input and is used only for comparison.
 func (d *fast) rawKey() (string, bool) {
+	// The keys of the schema are [a-z_] and AppendJSON puts the colon
+	// right after: read those in one loop, anything else the general way.
+	b := d.b
+	if d.i < len(b) && b[d.i] == '"' {
+		j := d.i + 1
+		for j < len(b) && (b[j] >= 'a' && b[j] <= 'z' || b[j] == '_') {
+			j++
+		}
+		if j+1 < len(b) && b[j] == '"' && b[j+1] == ':' {
+			key := bstr(b[d.i+1 : j])
+			d.i = j + 2
+			return key, true
+		}
+	}
 	s, ok := d.str()
 	if !ok || s.esc {
 		return "", false
