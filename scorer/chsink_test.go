@@ -193,7 +193,8 @@ func BenchmarkCHSinkWrite(b *testing.B) {
 // Kafka: decode a canonical record in place (as the service does), apply
 // it with the learned models, the alert detector and feature rows (as
 // cmd/scorer runs), and flush every 5,000 pending rows through the history
-// thinning into the local ClickHouse. 50,000 leads; op = one event.
+// thinning into the local ClickHouse, then checkpoint (changelog-B/op: the
+// bytes of state records per event). 50,000 leads; op = one event.
 // cpu-ns/op is this process's CPU (the server's is not counted).
 func BenchmarkPipeline(b *testing.B) {
 	store := chtest.New(b)
@@ -212,6 +213,7 @@ func BenchmarkPipeline(b *testing.B) {
 	encode(0)
 	var ev event.Event
 	var skip time.Duration // CPU spent encoding later laps, not counted
+	changelog := 0
 	b.ReportAllocs()
 	cpu := benchcpu.Now()
 	i := 0
@@ -230,7 +232,14 @@ func BenchmarkPipeline(b *testing.B) {
 			if err := w.Flush(ctx, sink); err != nil {
 				b.Fatal(err)
 			}
+			// The checkpoint the service produces to the changelog after
+			// each flush: its size per event.
+			if err := w.Checkpoint(func(k string, v []byte) error { changelog += len(k) + len(v); return nil },
+				func(v []byte) error { changelog += len(v); return nil }); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 	b.ReportMetric(float64((benchcpu.Now()-cpu-skip).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(changelog)/float64(b.N), "changelog-B/op")
 }
