@@ -145,6 +145,24 @@ func checkSame(t *testing.T, b []byte) (fastOK bool) {
 	if pj != nil && string(pj) != string(got.Properties.AppendJSON(nil)) {
 		t.Fatalf("DecodeViewJSON's properties %q, AppendJSON writes %q", pj, got.Properties.AppendJSON(nil))
 	}
+	// DecodeViewValid is DecodeViewJSON then Validate (tombstones apart).
+	var vv Event
+	pv2, errValid := DecodeViewValid(&vv, b)
+	wantErr := error(nil)
+	if got.Type != Erased {
+		wantErr = got.Validate()
+	}
+	if (errValid == nil) != (wantErr == nil) || errValid != nil && errValid.Error() != wantErr.Error() {
+		t.Fatalf("DecodeViewValid error %v, Validate after Decode %v", errValid, wantErr)
+	}
+	if errValid == nil {
+		if len(vv.Properties) == 0 {
+			vv.Properties = nil
+		}
+		if !reflect.DeepEqual(got, vv) || string(pv2) != string(pj) {
+			t.Fatalf("DecodeViewValid and DecodeViewJSON differ:\n%#v %q\n%#v %q", vv, pv2, got, pj)
+		}
+	}
 	return fastOK
 }
 
@@ -403,9 +421,11 @@ func TestParseViewJSON(t *testing.T) {
 }
 
 // FuzzDecodeFastMatchesSlow: for any input, the fast path either declines or
-// decodes exactly what the general decoder decodes; Decode, DecodeInto and
-// DecodeView agree, and so do Parse and ParseView (same event or same
-// rejection). Never panics.
+// decodes exactly what the general decoder decodes; Decode, DecodeInto,
+// DecodeView and DecodeViewJSON agree (the properties JSON it returns is
+// AppendJSON's), DecodeViewValid is DecodeViewJSON then Validate, and Parse
+// and ParseViewJSON give the same event or the same rejection (its encoding,
+// when returned, is AppendJSON's). Never panics.
 func FuzzDecodeFastMatchesSlow(f *testing.F) {
 	e := canonicalEvent()
 	f.Add(e.AppendJSON(nil))

@@ -179,3 +179,17 @@ func BenchmarkAppendJSON(b *testing.B) {
 		buf = e.AppendJSON(buf[:0])
 	}
 }
+
+// BenchmarkValidate: the sink validates every record it decodes.
+func BenchmarkValidate(b *testing.B) {
+	e, err := Parse(sample)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := e.Validate(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/crmstream/crmstream/event"
+	"github.com/crmstream/crmstream/internal/benchcpu"
 	"github.com/crmstream/crmstream/internal/chtest"
 )
 
@@ -24,8 +25,8 @@ func benchRecords(b *testing.B, n int) []*kgo.Record {
 	return recs
 }
 
-// BenchmarkDecodeRow: decoding a canonical record into a row of the batch,
-// per event, as the sink does (batches of 1,000 rows), with PII hashing off
+// BenchmarkDecodeRow: decoding and validating a canonical record into a row
+// of the batch, per event, as the sink does (batches of 1,000 rows), with PII hashing off
 // (the default) and on.
 func BenchmarkDecodeRow(b *testing.B) {
 	for _, pii := range []bool{false, true} {
@@ -40,9 +41,10 @@ func BenchmarkDecodeRow(b *testing.B) {
 			b.ReportAllocs()
 			i := 0
 			var e event.Event
+			start := benchcpu.Now()
 			for b.Loop() {
 				r := recs[i%len(recs)]
-				props, err := event.DecodeViewJSON(&e, r.Value)
+				props, err := event.DecodeViewValid(&e, r.Value)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -51,6 +53,7 @@ func BenchmarkDecodeRow(b *testing.B) {
 					s.rows.reset()
 				}
 			}
+			benchcpu.Report(b, start, "")
 		})
 	}
 }

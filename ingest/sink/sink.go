@@ -267,7 +267,10 @@ func (s *Sink) add(recs []*kgo.Record) {
 	// insert.
 	e := &s.e
 	for _, r := range recs {
-		props, err := event.DecodeViewJSON(e, r.Value)
+		// Decoded and validated: the topic is the pipeline's, but a rogue
+		// producer could still write what ClickHouse cannot store (a year
+		// past 2105), and one such row would block the batch forever.
+		props, err := event.DecodeViewValid(e, r.Value)
 		switch {
 		case err != nil:
 			s.dead = append(s.dead, dlq.New(r, "sink: "+err.Error(), now, s.cfg.DLQ))
@@ -276,13 +279,6 @@ func (s *Sink) add(recs []*kgo.Record) {
 			// deletes the subject's rows itself. Storing it would count as
 			// an event.
 		default:
-			// Decode trusts the topic; a rogue producer could still write
-			// what ClickHouse cannot store (a year past 2105), and one such
-			// row would block the batch forever.
-			if verr := e.Validate(); verr != nil {
-				s.dead = append(s.dead, dlq.New(r, "sink: "+verr.Error(), now, s.cfg.DLQ))
-				break
-			}
 			s.rows.add(r, e, props, hash)
 		}
 		s.offsets[r.Partition] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
