@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"strings"
+	"unicode/utf8"
 	"testing"
 )
 
@@ -79,6 +80,17 @@ func FuzzCollapseSpace(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		if got, want := collapseSpace(s), strings.Join(strings.Fields(s), " "); got != want {
 			t.Fatalf("collapseSpace(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
+
+// FuzzValidUTF8: validUTF8 is utf8.ValidString.
+func FuzzValidUTF8(f *testing.F) {
+	f.Add("plain ascii text, long enough")
+	f.Add("Zoë \xff \U0001F600 ✓ abcdefgh")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := validUTF8(s), utf8.ValidString(s); got != want {
+			t.Fatalf("validUTF8(%q) = %v, want %v", s, got, want)
 		}
 	})
 }
