@@ -4,8 +4,8 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"strings"
-	"unicode/utf8"
 	"testing"
+	"unicode/utf8"
 )
 
 func special8Slow(b []byte) bool {
