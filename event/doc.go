@@ -13,6 +13,19 @@
 // with Decode, which trusts the pipeline's own encoding and skips
 // normalization.
 //
+// # Hot paths
+//
+// Parse and Decode return events that own their strings. Stages that handle
+// millions of records use the variants that decode into a reused Event
+// (DecodeInto) or whose strings view the input record (ParseView,
+// ParseViewJSON, DecodeView, DecodeViewJSON, DecodeViewValid): no
+// allocation per event, but the record must stay unchanged while the event
+// is in use. ParseViewJSON and DecodeViewJSON also hand back the input
+// itself (or its properties object) when it is byte for byte what AppendJSON
+// would write, so a stage can pass it on without encoding it again. All of
+// them decide exactly as Parse and Decode do; the fuzz tests hold them to
+// it.
+//
 // # Normalization
 //
 // E-mail is lower-cased, phone numbers are formatted as E.164 when they

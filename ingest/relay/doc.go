@@ -4,8 +4,10 @@
 // # Processing
 //
 // A consumer group reads the raw topic. Each record's value goes through
-// event.Parse; a valid event is produced to crm.events (key = Event.Key(),
-// value = canonical JSON, timestamp = occurred_at). A rejected record goes,
+// event.Parse (as event.ParseViewJSON: same decisions, no allocation, and a
+// record already in canonical form is passed on as it is rather than
+// encoded again); a valid event is produced to crm.events (key =
+// Event.Key(), value = canonical JSON, timestamp = occurred_at). A rejected record goes,
 // bytes untouched, to the dead-letter topic crm.events.dlq with the reason
 // and its origin in headers (package dlq), and is recorded in crm.rejects.
 // Parse is deterministic, so a record that fails once fails every time: it

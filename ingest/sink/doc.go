@@ -13,6 +13,18 @@
 // (lead_id, account_id, occurred_at, event_id), so the copy collapses, and
 // readers use FINAL or uniqExact(event_id).
 //
+// # Batches
+//
+// The batch is held column by column and inserted a column at a time
+// (Column(i).Append of one slice per column), from buffers kept between
+// flushes: row-wise Append boxes 18 values per row and dispatches them one by
+// one, which cost more CPU than decoding the event. Rows view their Kafka
+// record's bytes (event.DecodeViewValid) instead of copying them, and a
+// record's properties object is stored as it is when it is already the
+// canonical JSON. Should the driver refuse a column, the batch is tried row
+// by row to find the row at fault, which is dead-lettered (see Poison
+// records) while the rest is inserted.
+//
 // # When ClickHouse is down
 //
 // A failed insert is retried with exponential backoff (200 ms doubling to
