@@ -64,6 +64,24 @@ type Worker struct {
 
 	// owners interns owner ids: a partition's keys share a few reps.
 	owners map[string]string
+
+	// vals is the chunk feature rows' values are copied into: one
+	// allocation per valsChunk values instead of one per row. A chunk is
+	// only appended to, never rewritten, so rows (which the sinks may keep)
+	// never see each other's values.
+	vals []float64
+}
+
+const valsChunk = 4096
+
+// copyValues returns a copy of v for a feature row, carved from w.vals.
+func (w *Worker) copyValues(v []float64) []float64 {
+	if cap(w.vals)-len(w.vals) < len(v) {
+		w.vals = make([]float64, 0, max(valsChunk, len(v)))
+	}
+	n := len(w.vals)
+	w.vals = append(w.vals, v...)
+	return w.vals[n:len(w.vals):len(w.vals)]
 }
 
 // maxInterned bounds an intern table; a full one starts over (keys keep
@@ -345,8 +363,8 @@ func (w *Worker) scoreLead(c *windows.Ctx, s *State, eventID string, eventTime t
 		}
 		w.out.Features = append(w.out.Features, FeatureRow{
 			Entity: "lead", EntityID: c.Key, EventID: eventID, EventTime: eventTime, Names: leadFeatureNames,
-			Values: []float64{float64(fit), float64(l.engAt(asOf)), float64(l.Days.Sum(windows.Day, asOf, 7)),
-				float64(l.Sess.Count()), float64(l.Pages.Estimate())},
+			Values: w.copyValues([]float64{float64(fit), float64(l.engAt(asOf)), float64(l.Days.Sum(windows.Day, asOf, 7)),
+				float64(l.Sess.Count()), float64(l.Pages.Estimate())}),
 		})
 	}
 	return score

@@ -253,3 +253,21 @@ func mapsEqual[K comparable, V comparable](a, b map[K]V) bool {
 	}
 	return true
 }
+
+// TestCopyValues: feature rows' values carved from one chunk stay
+// independent — a later copy, or an append to an earlier row, never changes
+// another row.
+func TestCopyValues(t *testing.T) {
+	w := NewWorker(WorkerConfig{})
+	var rows [][]float64
+	for i := range 3 * valsChunk / 7 {
+		v := []float64{float64(i), float64(i) + 0.5, -float64(i), 1, 2, 3, 4}
+		rows = append(rows, w.copyValues(v))
+	}
+	_ = append(rows[0], 99) // capacity is the length: must not write into rows[1]
+	for i, r := range rows {
+		if len(r) != 7 || r[0] != float64(i) || r[1] != float64(i)+0.5 || r[2] != -float64(i) || r[6] != 4 {
+			t.Fatalf("row %d = %v", i, r)
+		}
+	}
+}
