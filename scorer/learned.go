@@ -133,7 +133,7 @@ func (w *Worker) emitLearned(c *windows.Ctx, s *State, eventID string, eventTime
 		}
 		w.out.Features = append(w.out.Features, FeatureRow{
 			Entity: entity, EntityID: c.Key, EventID: eventID, EventTime: eventTime,
-			Names: w.vec.Set.NumNames(), Values: append([]float64(nil), w.vec.Num...),
+			Names: w.vec.Set.NumNames(), Values: w.copyValues(w.vec.Num),
 		})
 	}
 }
