@@ -252,6 +252,8 @@ type fast struct {
 	// propsJSON is the properties object as the input holds it, when that
 	// is exactly what Properties.AppendJSON writes (else empty).
 	propsJSON []byte
+	anyEsc bool // some span has escapes
+
 	// loose: the input is not byte for byte what AppendJSON writes
 	// (whitespace, key order, escapes, empty fields, timestamp form, …).
 	// Conservative: a canonical input may be marked loose, never the
@@ -374,32 +376,35 @@ func decodeFast(dst *Event, b []byte, props Properties, view bool, info *fastInf
 // properties go into props when it is large enough, else into a new slice.
 // With view, only spans with escapes are copied; the others view d.b.
 func (d *fast) fill(dst *Event, props Properties, view bool) {
-	var keysN, mainN int
-	for i := range d.spans[:d.nspans] {
-		s := &d.spans[i]
-		switch {
-		case view && !s.esc:
-		case isKeyField(s.target):
-			keysN += int(s.n)
-		default:
-			mainN += int(s.n)
+	var ka, ma string
+	if !view || d.anyEsc { // else every string views d.b: nothing to copy
+		var keysN, mainN int
+		for i := range d.spans[:d.nspans] {
+			s := &d.spans[i]
+			switch {
+			case view && !s.esc:
+			case isKeyField(s.target):
+				keysN += int(s.n)
+			default:
+				mainN += int(s.n)
+			}
 		}
+		var keys, main strings.Builder
+		keys.Grow(keysN)
+		main.Grow(mainN)
+		for i := range d.spans[:d.nspans] {
+			s := &d.spans[i]
+			if view && !s.esc {
+				continue
+			}
+			w := &main
+			if isKeyField(s.target) {
+				w = &keys
+			}
+			s.off, s.end = int32(w.Len()), d.write(w, s)
+		}
+		ka, ma = keys.String(), main.String()
 	}
-	var keys, main strings.Builder
-	keys.Grow(keysN)
-	main.Grow(mainN)
-	for i := range d.spans[:d.nspans] {
-		s := &d.spans[i]
-		if view && !s.esc {
-			continue
-		}
-		w := &main
-		if isKeyField(s.target) {
-			w = &keys
-		}
-		s.off, s.end = int32(w.Len()), d.write(w, s)
-	}
-	ka, ma := keys.String(), main.String()
 	if d.nprops > 0 {
 		if cap(props) < d.nprops {
 			props = make(Properties, d.nprops)
@@ -644,7 +649,7 @@ func (d *fast) properties() bool {
 		if d.nprops == MaxProperties {
 			return false
 		}
-		k, ok := d.str()
+		k, ok := d.propKey()
 		if !ok {
 			return false
 		}
@@ -707,6 +712,24 @@ func (d *fast) properties() bool {
 	}
 	// Near the size limit, let the general path measure as it does.
 	return d.i-start <= MaxPropertyBytes
+}
+
+// propKey reads a property key: keys of [a-z0-9_] (as sources name them) in
+// one loop, others as any string.
+func (d *fast) propKey() (span, bool) {
+	b := d.b
+	if d.i < len(b) && b[d.i] == '"' {
+		j := d.i + 1
+		for j < len(b) && (b[j] >= 'a' && b[j] <= 'z' || b[j] >= '0' && b[j] <= '9' || b[j] == '_') {
+			j++
+		}
+		if j < len(b) && b[j] == '"' {
+			s := span{off: int32(d.i + 1), end: int32(j), n: int32(j - d.i - 1)}
+			d.i = j + 1
+			return s, true
+		}
+	}
+	return d.str()
 }
 
 // wsAny skips whitespace and reports whether there was any.
@@ -818,6 +841,7 @@ func (d *fast) str() (span, bool) {
 			return s, true
 		case c == '\\':
 			s.esc = true
+			d.anyEsc = true
 			if i+1 >= len(b) {
 				return span{}, false
 			}
