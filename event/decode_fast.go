@@ -252,7 +252,7 @@ type fast struct {
 	// propsJSON is the properties object as the input holds it, when that
 	// is exactly what Properties.AppendJSON writes (else empty).
 	propsJSON []byte
-	anyEsc bool // some span has escapes
+	anyEsc    bool // some span has escapes
 
 	// loose: the input is not byte for byte what AppendJSON writes
 	// (whitespace, key order, escapes, empty fields, timestamp form, …).
