@@ -33,21 +33,33 @@
 // A lead's label (converted within 90 days of lead_created, or not) is
 // known weeks after the lead is scored. The scorer keeps a Pending per key:
 // the probability served last, the deadline, and samples of the key's
-// vector, taken at the start of the wait and at the first score at least 1,
-// 7 and 30 days later (SampleAges), so the model learns what a lead looks
-// like at every age it is scored at, not only just before its outcome. When
-// a conversion arrives or the deadline timer fires, LearnPending first
+// vector: the one scored at the start of the wait and, for each of the
+// model's sample ages (Config.SampleAges: 1, 3, 7, 14 and 30 days for
+// leads), the vector the key was served at that age — the last one scored
+// before it, taken when the next event or the label shows the age has
+// passed (Model.Due), so a lead that went quiet is learned with the stale
+// vector a reader saw. The model thus learns what a lead looks like at
+// every age it is read at, not only just before its outcome. When a
+// conversion arrives or the deadline timer fires, LearnPending first
 // evaluates the probability served (progressive validation: AUC, log loss,
-// calibration error), then learns every sample with the label.
+// calibration error), then learns the samples with the label.
 //
 // Learning only when outcomes arrive would show the model fast positives
 // weeks before their negatives. With Config.FakeNegatives (the default of
-// LeadConfig and ChurnConfig), the scorer calls Provisional when a wait
-// starts: the first sample is learned as a negative at once, and gets its
-// positive if the label is positive (Ktena et al., RecSys 2019). The learner
-// then estimates q = p/(1+p), which Score maps back to p exactly. On the
-// Olist replay this is what lifts the first-score AUC of new leads from
-// 0.667 to 0.680: their landing pages get negatives as soon as they appear.
+// LeadConfig and ChurnConfig), every sample is learned as a negative when
+// it is taken (Provisional), and gets its positive if the label is
+// positive (Ktena et al., RecSys 2019). The learner then estimates
+// q = p/(1+p), which Score maps back to p exactly. On the Olist replay this
+// is what lifts the first-score AUC of new leads from 0.667 to 0.680: their
+// landing pages get negatives as soon as they appear.
+//
+// The updates still come in an order FTRL handles badly (a converted
+// lead's samples all at once, cohorts of negatives); Config.Shuffle passes
+// them through a reservoir that learns them in a locally random order (see
+// shuffle.go). On the simulator (seeds 1, 2, 3) exact-age samples,
+// per-sample fake negatives and a 3,000-update shuffle raise the 7-day lead
+// AUC from 0.923/0.949/0.951 to 0.946/0.959/0.962 of the oracle's and
+// lower its calibration error from 0.11 to 0.08.
 //
 // # Drift
 //

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/crmstream/crmstream/features"
+	"github.com/crmstream/crmstream/windows"
 )
 
 // Config configures a Model. Zero fields take the defaults noted.
@@ -39,7 +40,15 @@ type Config struct {
 	// its negatives instead of showing only its fast positives, at the cost
 	// of a known bias (q = p/(1+p)) that the monotone calibration absorbs.
 	FakeNegatives bool
-	Drift         DriftConfig
+	// SampleAges are the ages of a pending label's wait (after its start)
+	// at which the scorer samples the vector it serves, for training (see
+	// Pending). Default none: only the vector at the start of the wait.
+	SampleAges []windows.Span
+	// Shuffle is the size of the shuffle buffer weight updates pass
+	// through (see shuffle.go): the learner sees them in a locally random
+	// order, each delayed by about Shuffle updates. 0 learns each at once.
+	Shuffle int
+	Drift   DriftConfig
 	// OnDrift is called (synchronously, outside the model's lock) when a
 	// drift detector fires: the scorer turns it into a model_drift alert.
 	OnDrift    func(Drift)
@@ -72,7 +81,7 @@ type Drift struct {
 
 // LeadConfig returns the default configuration of the lead-conversion model.
 func LeadConfig(set *features.Set) Config {
-	return Config{Name: "lead", Set: set, Rule: LeadRule(), FakeNegatives: true,
+	return Config{Name: "lead", Set: set, Rule: LeadRule(), FakeNegatives: true, SampleAges: LeadSampleAges, Shuffle: leadShuffle,
 		Drift: DriftConfig{Features: []string{"touches_7d", "pricing_views_7d", "intent_30d"}}}
 }
 
@@ -83,8 +92,22 @@ func LeadConfig(set *features.Set) Config {
 // alone, trained on the labels of every weekly score, trails the rule.
 func ChurnConfig(set *features.Set) Config {
 	return Config{Name: "churn", Set: set, Rule: ChurnRule(), FakeNegatives: true, Confidence: churnConfidence,
-		Drift: DriftConfig{Features: []string{"logins_7d", "login_trend", "tickets_30d"}}}
+		SampleAges: ChurnSampleAges, Drift: DriftConfig{Features: []string{"logins_7d", "login_trend", "tickets_30d"}}}
 }
+
+// LeadSampleAges are LeadConfig's Config.SampleAges: the ages at which
+// lead scores are read (the first day, the first week, the first month).
+var LeadSampleAges = []windows.Span{windows.Day, 3 * windows.Day, 7 * windows.Day, 14 * windows.Day, 30 * windows.Day}
+
+// leadShuffle is LeadConfig's Config.Shuffle. On the simulator (6,000
+// leads over 300 days, seeds 1–3) the 7-day lead AUC over the oracle's goes
+// from 0.938/0.943/0.945 without a buffer to 0.946/0.959/0.962 with 3,000
+// (0.948/0.956/0.963 with 10,000); the Olist replay, too small to fill it,
+// is unchanged.
+const leadShuffle = 3000
+
+// ChurnSampleAges are ChurnConfig's Config.SampleAges.
+var ChurnSampleAges = []windows.Span{windows.Day, 7 * windows.Day}
 
 // churnConfidence is ChurnConfig's Config.Confidence (see ChurnConfig).
 const churnConfidence = 6000
@@ -124,6 +147,7 @@ type Model struct {
 	featIdx  []int
 	metrics  *modelMetrics
 	loadedAt time.Time
+	shuffle  *shuffler // nil: updates are learned at once
 }
 
 // New builds a model with no learned weights: it scores by its Rule until
@@ -187,6 +211,9 @@ func New(cfg Config) (*Model, error) {
 		phLoss: NewPageHinkley(d.Delta, d.Lambda, d.MinN),
 	}
 	m.w = newWeights(cfg.FTRL, m.size())
+	if cfg.Shuffle > 0 {
+		m.shuffle = newShuffler(cfg.Shuffle)
+	}
 	for _, name := range d.Features {
 		i, ok := cfg.Set.Index(name)
 		if !ok {
@@ -485,7 +512,7 @@ func (m *Model) Learn(l Label) {
 		m.ca = max(m.ca, 0.05) // keep the calibration monotone increasing
 	}
 	if !m.cfg.FakeNegatives || l.Positive {
-		m.w.update(ex.idx[:ex.n], ex.x[:ex.n], (sigmoid(raw)-y)*wt)
+		m.update(&ex, l.Positive, wt)
 	}
 	m.labels++
 	labels, version := m.labels, m.version
@@ -512,56 +539,44 @@ func (m *Model) Learn(l Label) {
 
 // Provisional learns v as a negative example right away, without
 // evaluating it, when Config.FakeNegatives is set (else it does nothing).
-// Call it once per pending label, when the wait starts.
-func (m *Model) Provisional(v *features.Vector) {
-	if !m.cfg.FakeNegatives {
+// Call it once per sample of a pending label, when the sample is taken
+// (the first when the wait starts).
+func (m *Model) Provisional(v *features.Vector) { m.ProvisionalN(v, 1) }
+
+// ProvisionalN is Provisional for a sample of weight n (Pending.Take).
+func (m *Model) ProvisionalN(v *features.Vector, n int) {
+	if !m.cfg.FakeNegatives || n <= 0 {
 		return
 	}
 	var ex example
 	m.encode(v, &ex)
 	m.mu.Lock()
-	var ml float64
-	for k := 0; k < ex.n; k++ {
-		ml += m.w.w(int(ex.idx[k])) * ex.x[k]
-	}
-	m.w.update(ex.idx[:ex.n], ex.x[:ex.n], sigmoid(ml))
+	m.update(&ex, false, float64(n))
 	m.mu.Unlock()
 }
 
 // learnSample learns one fake-negative sample whose label is known now: a
-// negative and, if positive, a positive. Not evaluated.
-func (m *Model) learnSample(v *features.Vector, positive bool) {
+// negative and, if positive, a positive, each with weight wt. Not
+// evaluated.
+func (m *Model) learnSample(v *features.Vector, positive bool, wt float64) {
 	var ex example
 	m.encode(v, &ex)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, y := range [2]float64{0, 1} {
-		if y == 1 && !positive {
-			break
-		}
-		var ml float64
-		for k := 0; k < ex.n; k++ {
-			ml += m.w.w(int(ex.idx[k])) * ex.x[k]
-		}
-		m.w.update(ex.idx[:ex.n], ex.x[:ex.n], sigmoid(ml)-y)
+	m.update(&ex, false, wt)
+	if positive {
+		m.update(&ex, true, wt)
 	}
 }
 
-// learnOnly learns v with label y, without evaluation or drift detection.
-func (m *Model) learnOnly(v *features.Vector, positive bool) {
+// learnOnly learns v with label y and weight wt, without evaluation or
+// drift detection.
+func (m *Model) learnOnly(v *features.Vector, positive bool, wt float64) {
 	var ex example
 	m.encode(v, &ex)
-	y := 0.0
-	if positive {
-		y = 1
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var ml float64
-	for k := 0; k < ex.n; k++ {
-		ml += m.w.w(int(ex.idx[k])) * ex.x[k]
-	}
-	m.w.update(ex.idx[:ex.n], ex.x[:ex.n], sigmoid(ml)-y)
+	m.update(&ex, positive, wt)
 }
 
 // Metrics returns the progressive-validation metrics since the model was

@@ -1,6 +1,7 @@
 package models_test
 
 import (
+	"encoding/binary"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -125,7 +126,7 @@ func TestLearnsFromDelayedLabels(t *testing.T) {
 		y := r.Float64() < p
 		s := m.Score(&v)
 		m.Provisional(&v)
-		queue = append(queue, pend{models.Pending{Scored: s.Probability, Vector: v.AppendBinary(nil)}, y})
+		queue = append(queue, pend{models.NewPending(s.Probability, v.At, v.At.Add(90*windows.Day), v.AppendBinary(nil)), y})
 		if i >= 10000 {
 			truth, labels = append(truth, p), append(labels, y)
 		}
@@ -308,8 +309,11 @@ func FuzzDecodePending(f *testing.F) {
 	var v features.Vector
 	st := set.NewState()
 	st.Vector(1, &v)
-	p := models.Pending{Scored: 0.3, Deadline: 99, Vector: v.AppendBinary(nil)}
+	p := models.NewPending(0.3, 1, 99, v.AppendBinary(nil))
 	f.Add(p.AppendBinary(nil))
+	p.Take(v.AppendBinary(nil), 2)
+	f.Add(p.AppendBinary(nil))
+	f.Add(pendingV3(v.AppendBinary(nil), v.AppendBinary(nil)))
 	m, _ := models.New(models.LeadConfig(set))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := models.DecodePending(b)
@@ -318,55 +322,116 @@ func FuzzDecodePending(f *testing.F) {
 		}
 		var scratch features.Vector
 		_ = m.LearnPending(p, true, &scratch)
+		m.Due(&p, p.Deadline, 0)
+		m.SampleDue(b, p.Deadline)
 	})
 }
 
-// TestPendingSamples follows the scorer's pattern (decode, overwrite
-// Scored and Vector, re-encode into the same buffer) and checks that the
-// samples are the first vector and the first ones past 1, 7 and 30 days.
+// pendingV3 encodes a Pending as format 3 (releases before sample ages
+// were exact): format, scored, deadline, count, then length-prefixed
+// vectors.
+func pendingV3(vs ...[]byte) []byte {
+	b := []byte{3}
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(0.25))
+	b = binary.LittleEndian.AppendUint32(b, 1000)
+	b = append(b, byte(len(vs)))
+	for _, v := range vs {
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	}
+	return b
+}
+
+// TestPendingSamples follows the scorer's pattern — at each event, ask Due
+// for the samples due before it and take them as of the time Due gives —
+// and checks which vectors become samples: the vector served at each age,
+// and one shared sample for the ages a quiet lead slept through.
 func TestPendingSamples(t *testing.T) {
 	set := leadSet(t)
+	cfg := models.LeadConfig(set)
+	m, err := models.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	st := set.NewState()
 	var v features.Vector
-	vecAt := func(d time.Duration) []byte {
-		st.Vector(windows.SecOf(t0.Add(d)), &v)
+	at := func(h float64) windows.Sec { return windows.SecOf(t0.Add(time.Duration(h * float64(time.Hour)))) }
+	vecAt := func(s windows.Sec) []byte {
+		st.Vector(s, &v)
 		return v.AppendBinary(nil)
 	}
-	p := models.Pending{Scored: 0.1, Deadline: windows.SecOf(t0.Add(90 * 24 * time.Hour)), Vector: vecAt(0)}
+	p := models.NewPending(0.1, at(0), at(90*24), vecAt(at(0)))
 	buf := p.AppendBinary(nil)
-	for _, h := range []int{1, 12, 30, 200, 400, 800, 2000} { // hours
+	head := at(0)
+	type sample struct {
+		hours  float64
+		weight uint8
+	}
+	// events at these hours; re-scores stop 24 h after the newest event
+	for _, h := range []float64{1, 12, 30, 60, 100, 2000} {
+		if !m.SampleDue(buf, at(h)) {
+			head = at(h)
+			models.SetScored(buf, h/1e4)
+			continue
+		}
 		q, err := models.DecodePending(buf)
 		if err != nil {
 			t.Fatal(err)
 		}
-		q.Scored, q.Vector = float64(h)/1e4, vecAt(time.Duration(h)*time.Hour)
-		buf = q.AppendBinary(buf[:0])
+		for {
+			s, n := m.Due(&q, at(h), head.Add(windows.Day))
+			if n == 0 {
+				break
+			}
+			q.Take(vecAt(s), n)
+		}
+		buf = q.AppendBinary(nil)
+		head = at(h)
+		if !models.SetScored(buf, h/1e4) {
+			t.Fatal("SetScored refused its own encoding")
+		}
 	}
+	// the deadline: samples due before it
 	q, err := models.DecodePending(buf)
 	if err != nil {
 		t.Fatal(err)
 	}
+	for {
+		s, n := m.Due(&q, q.Deadline, head.Add(windows.Day))
+		if n == 0 {
+			break
+		}
+		q.Take(vecAt(s), n)
+	}
+	buf = q.AppendBinary(nil)
+	q, err = models.DecodePending(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("pending with %d samples of an engaged-free lead: %d bytes", len(q.Samples), len(buf))
-	var ages []float64
+	var got []sample
 	for _, s := range q.Samples {
-		if err := set.DecodeVector(s, &v); err != nil {
+		if err := set.DecodeVector(s.Vector, &v); err != nil {
 			t.Fatal(err)
 		}
-		ages = append(ages, float64(v.At.Time().Sub(t0))/float64(time.Hour))
+		got = append(got, sample{float64(v.At.Time().Sub(t0)) / float64(time.Hour), s.Weight})
 	}
-	want := []float64{0, 30, 200, 800} // first, ≥ 1 d, ≥ 7 d, ≥ 30 d
-	if len(ages) != len(want) {
-		t.Fatalf("sample ages %v h, want %v", ages, want)
+	// the start; 1 d and 3 d as of the age (the lead was re-scored until
+	// then: 24 h < 12 h + 24 h, 72 h < 60 h + 24 h); 7, 14 and 30 d slept
+	// through after 100 h: one sample as of its last re-score (124 h),
+	// weight 3
+	want := []sample{{0, 1}, {24, 1}, {72, 1}, {124, 3}}
+	if len(got) != len(want) {
+		t.Fatalf("samples (hour, weight) %v, want %v", got, want)
 	}
 	for i := range want {
-		if ages[i] != want[i] {
-			t.Fatalf("sample ages %v h, want %v", ages, want)
+		if got[i] != want[i] {
+			t.Fatalf("samples (hour, weight) %v, want %v", got, want)
 		}
 	}
-	if q.Scored != 0.2 || q.Deadline != p.Deadline {
-		t.Errorf("scored %v deadline %v", q.Scored, q.Deadline)
+	if q.Scored != 0.2 || q.Deadline != p.Deadline || q.Taken != len(models.LeadSampleAges) {
+		t.Errorf("scored %v deadline %v taken %d", q.Scored, q.Deadline, q.Taken)
 	}
-	m, _ := models.New(models.LeadConfig(set))
 	if err := m.LearnPending(q, true, &v); err != nil {
 		t.Fatal(err)
 	}
@@ -374,8 +439,38 @@ func TestPendingSamples(t *testing.T) {
 		t.Errorf("one pending = one label: labels %d, evaluated %d", m.Labels(), m.Metrics().N)
 	}
 	for n := range len(buf) {
-		if _, err := models.DecodePending(buf[:n]); err == nil && n < 14 {
-			t.Errorf("%d bytes decoded", n)
+		if _, err := models.DecodePending(buf[:n]); err == nil {
+			t.Errorf("%d of %d bytes decoded", n, len(buf))
 		}
+	}
+}
+
+// TestPendingV3 decodes a Pending written by an earlier release: its
+// samples are learned, no new one is taken, and its served probability
+// can still be updated in place.
+func TestPendingV3(t *testing.T) {
+	set := leadSet(t)
+	m, _ := models.New(models.LeadConfig(set))
+	var v features.Vector
+	set.NewState().Vector(windows.SecOf(t0), &v)
+	b := pendingV3(v.AppendBinary(nil), v.AppendBinary(nil))
+	if !models.SetScored(b, 0.5) {
+		t.Fatal("SetScored refused format 3")
+	}
+	p, err := models.DecodePending(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Samples) != 2 || p.Scored != 0.5 || p.Deadline != 1000 {
+		t.Fatalf("decoded %+v", p)
+	}
+	if m.SampleDue(b, 999) {
+		t.Error("format 3 takes new samples")
+	}
+	if _, n := m.Due(&p, 999, 0); n != 0 {
+		t.Error("format 3 has samples due")
+	}
+	if err := m.LearnPending(p, true, &v); err != nil || m.Labels() != 1 {
+		t.Errorf("learn: %v, labels %d", err, m.Labels())
 	}
 }

@@ -154,7 +154,7 @@ func TestOlistFirstScoreAUC(t *testing.T) {
 			if !it.lead.hasFirst {
 				it.lead.first, it.lead.hasFirst = s.Probability, true
 			}
-			p := models.Pending{Scored: s.Probability, Deadline: now.Add(horizon), Vector: vec.AppendBinary(nil)}
+			p := models.NewPending(s.Probability, now, now.Add(horizon), vec.AppendBinary(nil))
 			if _, ok := pending[it.ev.LeadID]; !ok {
 				m.Provisional(&vec)
 			}

@@ -62,6 +62,9 @@ func (w *Worker) scoreLearned(c *windows.Ctx, s *State, ev *event.Event) {
 	if lk.F == nil {
 		lk.F = m.Set().NewState()
 	}
+	// Samples due before this event are vectors served until now: take
+	// them before the event changes the state.
+	w.takeSamples(m, lk, c.Time)
 	lk.F.Update(ev)
 	lk.F.Vector(s.Newest, &w.vec)
 	m.ScoreInto(&w.vec, &w.score)
@@ -81,10 +84,10 @@ func (w *Worker) scoreLearned(c *windows.Ctx, s *State, ev *event.Event) {
 		c.ClearTimer(timer)
 	case positive:
 		s.LabelDone = lead
-	case lk.Pending != nil && w.updatePending(lk):
+	case lk.Pending != nil && models.SetScored(lk.Pending, sc.Probability):
 	case !s.LabelDone:
-		p := models.Pending{Scored: sc.Probability, Deadline: c.Time.Add(horizon), Vector: w.vec.AppendBinary(w.pvec[:0])}
-		w.pvec = p.Vector
+		w.pvec = w.vec.AppendBinary(w.pvec[:0])
+		p := models.NewPending(sc.Probability, c.Time, c.Time.Add(horizon), w.pvec)
 		lk.Pending = p.AppendBinary(nil)
 		m.Provisional(&w.vec)
 		c.SetTimer(timer, p.Deadline)
@@ -148,6 +151,7 @@ func (w *Worker) labelTimer(c *windows.Ctx, s *State, kind windows.TimerKind) {
 	if m == nil || lk.Pending == nil {
 		return
 	}
+	w.takeSamples(m, lk, c.Time)
 	if p, err := models.DecodePending(lk.Pending); err == nil {
 		_ = m.LearnPending(p, false, &w.scratch)
 	}
@@ -171,19 +175,29 @@ func (w *Worker) rescoreLearned(c *windows.Ctx, s *State, eventID string) uint8 
 	return w.score.Score
 }
 
-// updatePending overwrites the pending label's served probability and
-// vector with the newest score. It reports false when the stored Pending no
-// longer decodes (a format from an older release): the caller starts a new
-// one.
-func (w *Worker) updatePending(lk *learnedKey) bool {
+// takeSamples adds to the key's pending label the samples due before t
+// (Model.Due): the vectors the key was served at each sample age, as of
+// the age or, for a key quiet since, as of its last re-score.
+func (w *Worker) takeSamples(m *models.Model, lk *learnedKey, t windows.Sec) {
+	if lk.Pending == nil || lk.F == nil || !m.SampleDue(lk.Pending, t) {
+		return
+	}
 	p, err := models.DecodePending(lk.Pending)
 	if err != nil {
-		lk.Pending = nil
-		return false
+		return
 	}
-	p.Scored = w.score.Probability
-	p.Vector = w.vec.AppendBinary(w.pvec[:0])
-	w.pvec = p.Vector
-	lk.Pending = p.AppendBinary(lk.Pending[:0])
-	return true
+	var still windows.Sec
+	if w.cfg.Rescore > 0 && !lk.F.Empty() {
+		still = lk.F.Head().Add(windows.SpanOf(w.cfg.Rescore))
+	}
+	for {
+		at, n := m.Due(&p, t, still)
+		if n == 0 {
+			break
+		}
+		lk.F.Vector(at, &w.scratch)
+		p.Take(w.scratch.AppendBinary(nil), n)
+		m.ProvisionalN(&w.scratch, n)
+	}
+	lk.Pending = p.AppendBinary(make([]byte, 0, len(lk.Pending)+256))
 }
