@@ -28,8 +28,10 @@ type AlertWriter interface {
 // is inserting are group-committed — the next insert carries all of them,
 // one INSERT per table for the whole process rather than per partition, the
 // tables inserted concurrently — and each returns once its rows are durable
-// (or with the group's error). Rows go in column by column (Column(i).Append
-// of whole slices, no per-value boxing) from buffers reused between flushes.
+// (or with the group's error). Rows go in column by column from buffers
+// reused between flushes (Column(i).Append of whole slices; Array columns
+// row by row as []*T: no per-value boxing or reflection), each INSERT in
+// blocks of blockRows so the driver's own buffers stay one block large.
 type CHSink struct {
 	Conn   driver.Conn
 	DB     string      // database name, already validated (chstore.Store.DB)
