@@ -226,7 +226,14 @@ func (r *Relay) handle(ctx context.Context, recs []*kgo.Record) error {
 		}
 	}
 	r.pollOut = out
-	defer clear(r.pollOut) // no record kept beyond its poll
+	defer func() {
+		// No record kept beyond its poll: the output records view the
+		// input's values, which would stay pinned while the relay idles.
+		clear(r.pollOut)
+		for i := range chunks {
+			clear(chunks[i].slab)
+		}
+	}()
 	if err := r.produce(ctx, out); err != nil {
 		return err
 	}
