@@ -2,7 +2,11 @@ package sink
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,5 +120,23 @@ func TestSinkStoresEveryColumn(t *testing.T) {
 		got.email, got.phone, got.name, got.company, got.country, got.title, got.properties}
 	if fmt.Sprint(g) != fmt.Sprint(w[:16]) {
 		t.Errorf("stored\n %v\nwant\n %v", g, w[:16])
+	}
+}
+
+// TestHash: the reused MAC gives HMAC-SHA256(key, value), first 16 bytes in
+// hex, for every value in turn; empty stays empty.
+func TestHash(t *testing.T) {
+	key := []byte("0123456789abcdef")
+	s := &Sink{cfg: Config{PIIKey: key}}
+	for _, v := range []string{"ann@example.com", "+4930123456", "", "Ann Lee", "ann@example.com", strings.Repeat("x", 300)} {
+		want := ""
+		if v != "" {
+			m := hmac.New(sha256.New, key)
+			m.Write([]byte(v))
+			want = hex.EncodeToString(m.Sum(nil)[:16])
+		}
+		if got := s.hash(v); got != want {
+			t.Errorf("hash(%q) = %q, want %q", v, got, want)
+		}
 	}
 }
