@@ -286,6 +286,9 @@ func (s *Sink) add(recs []*kgo.Record) {
 		}
 		s.offsets[r.Partition] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
 	}
+	// e views the last record, which the batch may not keep.
+	clear(e.Properties[:cap(e.Properties)])
+	*e = event.Event{Properties: e.Properties[:0]}
 }
 
 func (s *Sink) due() bool {
