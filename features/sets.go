@@ -124,6 +124,9 @@ func AccountDerived() []Derived {
 	return []Derived{
 		{Name: "logins_prior_28d", Op: Diff, A: "logins_35d", B: "logins_7d", Transform: Log1p},
 		{Name: "login_trend", Op: Ratio, A: "logins_7d", B: "logins_prior_28d", Scale: 4, Transform: Clip10, Help: "7-day login rate vs the prior 28 days"},
+		{Name: "logins_per_seat_7d", Op: Ratio, A: "logins_7d", B: "seats", Transform: Log1p, Help: "logins in 7 days per seat: usage as a share of what is paid for"},
+		{Name: "logins_per_seat_35d", Op: Ratio, A: "logins_35d", B: "seats", Transform: Log1p, Help: "logins in 35 days per seat"},
+		{Name: "uses_per_login_7d", Op: Ratio, A: "feature_uses_7d", B: "logins_7d", Transform: Log1p, Help: "feature uses per login in 7 days: depth of use"},
 	}
 }
 

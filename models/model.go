@@ -86,10 +86,11 @@ func LeadConfig(set *features.Set) Config {
 }
 
 // ChurnConfig returns the default configuration of the churn model. Its
-// rule keeps much of the weight (the learned model gets half at 6,000
-// labels, not 200): on the simulator (seeds 1 and 2) the blend ranks
-// accounts better than either part and is better calibrated; the learner
-// alone, trained on the labels of every weekly score, trails the rule.
+// rule keeps much of the weight (the learned model gets half at 3,000
+// labels, not 200): on the simulator (seeds 1–3) the blend ranks accounts
+// better than either part and is better calibrated; the learner alone
+// trails the rule (churn AUC 0.88/0.88/0.86 of the oracle's, the blend
+// 0.98/0.975/0.94).
 func ChurnConfig(set *features.Set) Config {
 	return Config{Name: "churn", Set: set, Rule: ChurnRule(), FakeNegatives: true, Confidence: churnConfidence,
 		SampleAges: ChurnSampleAges, Drift: DriftConfig{Features: []string{"logins_7d", "login_trend", "tickets_30d"}}}
@@ -110,7 +111,7 @@ const leadShuffle = 3000
 var ChurnSampleAges = []windows.Span{windows.Day, 7 * windows.Day}
 
 // churnConfidence is ChurnConfig's Config.Confidence (see ChurnConfig).
-const churnConfidence = 6000
+const churnConfidence = 3000
 
 // maxInputs bounds the active inputs of one vector (numeric + categorical +
 // bias), so an example fits in fixed arrays on the stack.

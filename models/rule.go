@@ -100,18 +100,24 @@ func LeadRule() Rule {
 }
 
 // ChurnRule is the default cold-start rule for accounts: about 5 % monthly
-// churn; a falling login trend, no recent login, tickets and downgrades
-// raise it; breadth of use, recent logins and a good NPS lower it.
+// churn for an account that uses what it pays for; logins per seat (over
+// 7 and 35 days: recent and lasting use, whatever the account's size)
+// falling, no recent login, tickets and downgrades raise it; breadth of use
+// and a good NPS lower it. Logins per seat took the rule's simulator churn
+// AUC over the oracle's from 0.926/0.899/0.876 to 0.96/0.95/0.93 (seeds
+// 1–3): raw login counts mostly measure the number of seats.
 func ChurnRule() Rule {
 	return Rule{
-		Bias: -2.2,
+		Bias: 0.9,
 		Num: map[string]float64{
-			"days_since_login": -1.2,
-			"login_trend":      -0.3,
-			"feature_breadth":  -0.3,
-			"tickets_30d":      0.5,
-			"downgrades":       0.8,
-			"nps":              -0.08,
+			"logins_per_seat_7d":  -0.5,
+			"logins_per_seat_35d": -1.0,
+			"days_since_login":    -1.2,
+			"login_trend":         -0.3,
+			"feature_breadth":     -0.3,
+			"tickets_30d":         0.5,
+			"downgrades":          0.8,
+			"nps":                 -0.08,
 		},
 	}
 }
