@@ -543,13 +543,16 @@ func (pw *partitionWorker) process(recs []*kgo.Record) {
 			span.End()
 		}
 		pw.epoch = r.LeaderEpoch
+		// Within the poll, not after it: a poll of a backlog holds tens of
+		// thousands of records, and a batch that grows past FlushRows is
+		// copied at each growth and kept at that size.
+		if pw.w.Pending() >= pw.s.cfg.FlushRows {
+			pw.sync()
+		}
 	}
 	if len(recs) > 0 && pw.w.NextOffset() <= recs[len(recs)-1].Offset {
 		// Every record was undecodable: still move past them.
 		pw.w.next = recs[len(recs)-1].Offset + 1
-	}
-	if pw.w.Pending() >= pw.s.cfg.FlushRows {
-		pw.sync()
 	}
 }
 
