@@ -68,14 +68,20 @@ func (r Rule) compile(set *features.Set) (compiledRule, error) {
 	return c, nil
 }
 
-// LeadRule is the default cold-start rule for leads: about 5 % for a lead
-// with no signal; fit (a senior contact at a larger company) and engagement
-// (intent, pricing views, sales touches, e-mail clicks, and "engagement",
-// the events of the lead decayed with a 3-day half-life) raise it;
-// unsubscribes and bounces lower it.
+// LeadRule is the default cold-start rule for leads: fit (a senior contact
+// at a larger company) and engagement (intent, pricing views, sales
+// touches, e-mail clicks, and "engagement", the events of the lead decayed
+// with a 3-day half-life) raise it; unsubscribes and bounces lower it. The
+// bias is low because an ordinary lead's inputs (a recent touch, funnel
+// stage 2, a few visits) already add 3 to 4: with a bias of −3 the rule
+// served about 0.6 on average against a 9 % conversion rate on the
+// simulator (calibration error 0.56), and its weight in the blend made the
+// lead scores too high (0.08); with −6.5 the blend's calibration error is
+// 0.03 and its 7-day AUC over the oracle's 0.957/0.961/0.969 (seeds 1–3,
+// from 0.946/0.959/0.962).
 func LeadRule() Rule {
 	return Rule{
-		Bias: -3,
+		Bias: -6.5,
 		Num: map[string]float64{
 			"intent_30d":        0.9,
 			"pricing_views_7d":  0.7,
