@@ -93,7 +93,7 @@ func LeadConfig(set *features.Set) Config {
 // 0.98/0.975/0.94).
 func ChurnConfig(set *features.Set) Config {
 	return Config{Name: "churn", Set: set, Rule: ChurnRule(), FakeNegatives: true, Confidence: churnConfidence,
-		SampleAges: ChurnSampleAges, Drift: DriftConfig{Features: []string{"logins_7d", "login_trend", "tickets_30d"}}}
+		SampleAges: ChurnSampleAges, Shuffle: churnShuffle, Drift: DriftConfig{Features: []string{"logins_7d", "login_trend", "tickets_30d"}}}
 }
 
 // LeadSampleAges are LeadConfig's Config.SampleAges: the ages at which
@@ -109,6 +109,11 @@ const leadShuffle = 3000
 
 // ChurnSampleAges are ChurnConfig's Config.SampleAges.
 var ChurnSampleAges = []windows.Span{windows.Day, 7 * windows.Day}
+
+// churnShuffle is ChurnConfig's Config.Shuffle: simulator churn AUC over
+// the oracle's 0.981/0.975/0.942 → 0.987/0.976/0.946 (seeds 1–3), ECE
+// 0.011/0.023/0.020 → 0.009/0.023/0.017.
+const churnShuffle = 1000
 
 // churnConfidence is ChurnConfig's Config.Confidence (see ChurnConfig).
 const churnConfidence = 3000
