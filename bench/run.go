@@ -31,7 +31,7 @@ type Config struct {
 	Rates      []int         // fixed-rate scenarios, events/s
 	RateFor    time.Duration // how long each fixed rate is produced; default 10 s
 	Partitions int           // partitions of crm.raw (and of crm.events, made by ingest); default 4
-	BatchRows  int           // floor and goka insert batch; default 10,000 (ingest's default)
+	BatchRows  int           // floor and goka insert batch; default 50,000 (ingest's default)
 	Data       DataConfig
 	BinDir     string        // ingest, scorer, bench-floor, bench-goka
 	ClickHouse string        // native address; default 127.0.0.1:9000
@@ -63,7 +63,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Targets: []string{Crmstream, Floor, Goka}, Events: 300_000, Rates: []int{10_000, 50_000},
-		RateFor: 10 * time.Second, Partitions: 4, BatchRows: 10_000, BinDir: "bin/bench",
+		RateFor: 10 * time.Second, Partitions: 4, BatchRows: 50_000, BinDir: "bin/bench",
 		ClickHouse: "127.0.0.1:9000", DBPrefix: "crm_e2e", WorkDir: "artifacts/bench", Scorer: true,
 		RunTimeout: 4 * time.Minute, ProbeEvery: 100 * time.Millisecond, StallAfter: time.Minute, BacklogSpan: 2 * time.Minute,
 	}

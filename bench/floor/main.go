@@ -41,7 +41,7 @@ func main() {
 	flag.StringVar(&c.group, "group", "bench-floor", "consumer group")
 	flag.StringVar(&c.chAddr, "clickhouse-addr", "127.0.0.1:9000", "ClickHouse native address")
 	flag.StringVar(&c.database, "database", "crm_bench", "ClickHouse database of the floor_events table")
-	flag.IntVar(&c.batchRows, "batch-rows", 10_000, "rows per insert")
+	flag.IntVar(&c.batchRows, "batch-rows", 50_000, "rows per insert")
 	flag.DurationVar(&c.flushEvery, "flush-every", 200*time.Millisecond, "longest wait before an insert")
 	flag.Parse()
 	c.brokers = strings.Split(brokers, ",")

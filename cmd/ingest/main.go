@@ -63,7 +63,7 @@ func run(args []string) error {
 	f.Int(&c.MaxInFlight, "max-inflight", "CRM_INGEST_MAX_INFLIGHT", collector.DefaultMaxInFlight, "collector: requests processed at once (429 beyond)")
 	f.Duration(&c.RetryAfter, "retry-after", "CRM_INGEST_RETRY_AFTER", 2*time.Second, "collector: Retry-After told to callers on 429/503")
 	f.Int(&maxLag, "max-sink-lag", "CRM_INGEST_MAX_SINK_LAG", 0, "collector: answer 503 while the sink group is more than this many records behind; 0 = off (for a collector running apart from the sink)")
-	f.Int(&c.BatchRows, "batch-rows", "CRM_INGEST_BATCH_ROWS", 10_000, "sink: insert when this many rows are batched")
+	f.Int(&c.BatchRows, "batch-rows", "CRM_INGEST_BATCH_ROWS", 50_000, "sink: insert when this many rows are batched (or --flush-every passed); larger inserts cost ClickHouse less per row")
 	f.Duration(&c.FlushEvery, "flush-every", "CRM_INGEST_FLUSH_EVERY", time.Second, "sink: insert when the oldest batched row is this old")
 	f.String(&c.RelayGroup, "relay-group", "CRM_INGEST_RELAY_GROUP", "crmstream-relay", "relay: consumer group")
 	f.String(&c.SinkGroup, "sink-group", "CRM_INGEST_SINK_GROUP", "crmstream-sink", "sink: consumer group")

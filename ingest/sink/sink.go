@@ -35,7 +35,7 @@ type Config struct {
 	DLQ           string                // default crm.events.dlq
 	Conn          driver.Conn           // required: ClickHouse (chstore.Store.Conn)
 	Database      string                // default "crm"
-	BatchRows     int                   // insert when this many rows are batched; default 10,000
+	BatchRows     int                   // insert when this many rows are batched; default 50,000
 	FlushEvery    time.Duration         // or when the oldest batched row is this old; default 1 s
 	InsertTimeout time.Duration         // per insert attempt; default 30 s
 	MaxBackoff    time.Duration         // cap of the retry backoff; default 10 s
@@ -88,7 +88,7 @@ func New(cfg Config) (*Sink, error) {
 		cfg.Database = "crm"
 	}
 	if cfg.BatchRows <= 0 {
-		cfg.BatchRows = 10_000
+		cfg.BatchRows = 50_000
 	}
 	if cfg.FlushEvery <= 0 {
 		cfg.FlushEvery = time.Second
