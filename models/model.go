@@ -486,17 +486,19 @@ func (m *Model) Learn(l Label) {
 	var drifts [4]Drift
 	nd := 0
 	m.mu.Lock()
-	var raw float64
 	rl := ex.rl
-	for k := 0; k < ex.n; k++ {
-		raw += m.w.w(int(ex.idx[k])) * ex.x[k]
-	}
 	served := l.Scored
-	ml := raw
-	if !(served > 0 && served < 1) || m.cfg.CalibrationRate > 0 {
-		ml = m.unbias(raw)
+	known := served > 0 && served < 1
+	// the learner's log-odds of this example are needed only to evaluate
+	// a score not given or to calibrate (the update computes its own)
+	var ml float64
+	if !known || m.cfg.CalibrationRate > 0 {
+		for k := 0; k < ex.n; k++ {
+			ml += m.w.w(int(ex.idx[k])) * ex.x[k]
+		}
+		ml = m.unbias(ml)
 	}
-	if !(served > 0 && served < 1) {
+	if !known {
 		c := m.confidence()
 		served = sigmoid((1-c)*rl + c*(m.ca*ml+m.cb))
 	}
