@@ -115,6 +115,7 @@ func AccountDefs() []Def {
 		{Name: "mrr", Agg: LastNum, Filter: "subscription", Field: "mrr", Transform: Log1p},
 		{Name: "downgrades", Agg: Count, Filter: "downgrade", Transform: Log1p},
 		{Name: "customer_days", Agg: SinceFirst, Filter: "subscription", Transform: Fresh30},
+		{Name: "onboarding", Agg: SinceFirst, Filter: "subscription", Transform: Fresh7, Help: "1 for a new customer, ~0 after three weeks: how little of its usage could be seen yet"},
 		{Name: "plan", Agg: LastStr, Filter: "subscription", Field: "plan"},
 	}
 }
