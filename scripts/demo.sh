@@ -21,8 +21,12 @@ trap cleanup INT TERM EXIT
 
 token=$("$bin/crmctl" token --role leader --user demo-leader)
 # The first leads arrive over the last 4 minutes (within the scorer's 5-minute
-# allowed lateness, so none of it is late), then new ones keep coming.
+# allowed lateness, so none of it is late), then new ones keep coming. Each
+# run's ids are its own: the simulator's ids are the same for the same seed,
+# and the scorer rightly ignores an event id it has already applied, so a
+# second demo on the same data would otherwise score nothing new.
 "$bin/simulator" --live --to collector --collector http://127.0.0.1:8081/v1/events \
+  --id-prefix "${DEMO_ID_PREFIX:-demo$(date -u +%y%m%d%H%M)}" \
   --leads "${DEMO_LEADS:-400}" --accounts "${DEMO_ACCOUNTS:-80}" --rate "${DEMO_RATE:-200}" \
   --backfill 4m --leads-per-hour "${DEMO_LEADS_PER_HOUR:-1200}" --flow-timeout "$CRM_ALERTS_ABANDONMENT_TIMEOUT" \
   >>"$run/simulator.log" 2>&1 &
