@@ -32,11 +32,14 @@ type ServeConfig struct {
 	AlertRules alerts.Config
 	// Rules scores with the built-in rules instead of the learned models
 	// (features/ + models/, kept on their registry champion).
-	Rules      bool
-	Partitions int32 // partitions of topics created when missing; default 4
-	NoCreate   bool  // do not create missing topics
-	Logger     *slog.Logger
-	Registry   *prometheus.Registry // nil: a fresh one
+	Rules bool
+	// LeadTiers and ChurnTiers are the learned models' tier thresholds;
+	// zero: the defaults (hot ≥ 80, warm ≥ 50).
+	LeadTiers, ChurnTiers models.Tiers
+	Partitions            int32 // partitions of topics created when missing; default 4
+	NoCreate              bool  // do not create missing topics
+	Logger                *slog.Logger
+	Registry              *prometheus.Registry // nil: a fresh one
 }
 
 // Serve runs the scorer process: migrations, topics, the consumer group and
@@ -153,13 +156,13 @@ func learnedModels(c ServeConfig, store *chstore.Store, sink *CHSink, logger *sl
 		}
 	}
 	lc := models.LeadConfig(ls)
-	lc.Logger, lc.Registerer, lc.OnDrift = logger, reg, onDrift
+	lc.Logger, lc.Registerer, lc.OnDrift, lc.Tiers = logger, reg, onDrift, c.LeadTiers
 	lead, err := models.New(lc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("lead model: %w", err)
 	}
 	cc := models.ChurnConfig(as)
-	cc.Logger, cc.Registerer, cc.OnDrift = logger, reg, onDrift
+	cc.Logger, cc.Registerer, cc.OnDrift, cc.Tiers = logger, reg, onDrift, c.ChurnTiers
 	churn, err := models.New(cc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("churn model: %w", err)

@@ -19,6 +19,7 @@ import (
 	"github.com/crmstream/crmstream/internal/cli"
 	"github.com/crmstream/crmstream/internal/service"
 	"github.com/crmstream/crmstream/internal/tracing"
+	"github.com/crmstream/crmstream/models"
 	"github.com/crmstream/crmstream/scorer"
 	"github.com/crmstream/crmstream/windows"
 )
@@ -71,6 +72,11 @@ func run(args []string) error {
 	f.Bool(&s.Features, "features", "CRM_SCORER_FEATURES", true, "write the feature vector of every score to crm.features")
 	f.Duration(&s.HistoryEvery, "history-every", "CRM_SCORER_HISTORY_EVERY", scorer.DefaultHistoryEvery, "score history: write a key's lead_scores/churn_scores (and features) row only when its score, tier or model changed or its last row is this old in event time (negative: every row)")
 	f.Bool(&c.Rules, "rules", "CRM_SCORER_RULES", false, "score with the built-in transparent rules instead of the learned models")
+	var tiers [4]int // lead hot, lead warm, churn hot, churn warm
+	f.Int(&tiers[0], "lead-tier-hot", "CRM_SCORER_LEAD_TIER_HOT", 80, "learned models: lead score (0–100) from which a lead is hot")
+	f.Int(&tiers[1], "lead-tier-warm", "CRM_SCORER_LEAD_TIER_WARM", 50, "learned models: lead score from which a lead is warm")
+	f.Int(&tiers[2], "churn-tier-hot", "CRM_SCORER_CHURN_TIER_HOT", 80, "learned models: churn score from which an account is in the hot (highest-risk) tier")
+	f.Int(&tiers[3], "churn-tier-warm", "CRM_SCORER_CHURN_TIER_WARM", 50, "learned models: churn score from which an account is warm")
 	f.Bool(&c.Alerts, "alerts", "CRM_SCORER_ALERTS", true, "run the alert rules and publish alerts to ClickHouse and crm.alerts")
 	f.Duration(&ar.FlowTimeout, "abandonment-timeout", "CRM_ALERTS_ABANDONMENT_TIMEOUT", ar.FlowTimeout, "alerts: a started flow not completed within this is abandoned")
 	f.List(&flowTimes, "flow-timeouts", "CRM_ALERTS_FLOW_TIMEOUTS", nil, "alerts: per-flow abandonment timeouts, e.g. checkout=20m,signup=1h")
@@ -102,6 +108,14 @@ func run(args []string) error {
 	if parts <= 0 {
 		errs = append(errs, fmt.Errorf("--partitions %d: want at least 1", parts))
 	}
+	for i, name := range []string{"lead", "churn"} {
+		hot, warm := tiers[2*i], tiers[2*i+1]
+		if warm < 1 || hot > 100 || warm > hot {
+			errs = append(errs, fmt.Errorf("--%s-tier-hot %d, --%s-tier-warm %d: want 1 ≤ warm ≤ hot ≤ 100", name, hot, name, warm))
+		}
+	}
+	c.LeadTiers = models.Tiers{Hot: uint8(max(0, min(tiers[0], 100))), Warm: uint8(max(0, min(tiers[1], 100)))}
+	c.ChurnTiers = models.Tiers{Hot: uint8(max(0, min(tiers[2], 100))), Warm: uint8(max(0, min(tiers[3], 100)))}
 	for _, ft := range flowTimes {
 		name, d, ok := strings.Cut(ft, "=")
 		dur, err := time.ParseDuration(d)
