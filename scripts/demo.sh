@@ -8,6 +8,13 @@ cd "$root"
 # Demo pacing: checkouts count as abandoned after 3 minutes (30 by default),
 # so abandonment alerts show within minutes of starting.
 export CRM_ALERTS_ABANDONMENT_TIMEOUT="${CRM_ALERTS_ABANDONMENT_TIMEOUT:-3m}"
+# Scores are calibrated probabilities of converting within 90 days: a lead
+# minutes old scores in single digits, and 80 ("hot" by default) takes a deal
+# in motion, days later. The demo lowers the lead tiers and the hot_lead
+# threshold so the most engaged of its young leads show as hot and warm.
+export CRM_SCORER_LEAD_TIER_HOT="${CRM_SCORER_LEAD_TIER_HOT:-8}"
+export CRM_SCORER_LEAD_TIER_WARM="${CRM_SCORER_LEAD_TIER_WARM:-4}"
+export CRM_ALERTS_HOT_THRESHOLD="${CRM_ALERTS_HOT_THRESHOLD:-8}"
 scripts/up.sh
 
 cleanup() {
@@ -44,6 +51,9 @@ cat <<MSG
   Collector   POST http://127.0.0.1:8081/v1/events
   Metrics     :8081 ingest, :8082 scorer, :8083 notifier, :8080 dashboard-api (/metrics)
   Logs        .run/*.log (followed below)   Stop: Ctrl-C
+
+  Demo pacing: checkouts abandoned after $CRM_ALERTS_ABANDONMENT_TIMEOUT; leads hot from
+  score $CRM_SCORER_LEAD_TIER_HOT, warm from $CRM_SCORER_LEAD_TIER_WARM (80 and 50 by default).
 
 MSG
 tail -n 0 -F "$run"/ingest.log "$run"/scorer.log "$run"/dashboard-api.log "$run"/simulator.log &
