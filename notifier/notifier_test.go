@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
 
@@ -282,15 +283,33 @@ func dlqRecords(t *testing.T, brokers []string, want int) []*kgo.Record {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	var out []*kgo.Record
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for len(out) < want || want == 0 {
+	if want == 0 {
+		// All of them: as many as the end offsets say (a first poll
+		// within a fixed second could come back empty on a busy machine).
+		ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, kafka.TopicAlertsDLQ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ends.Each(func(o kadm.ListedOffset) { want += int(o.Offset) })
+		if want == 0 {
+			return nil
+		}
+	} else {
+		// Waiting for records that may not exist yet: poll briefly, the
+		// caller retries.
+		var c2 context.CancelFunc
+		ctx, c2 = context.WithTimeout(ctx, time.Second)
+		defer c2()
+	}
+	var out []*kgo.Record
+	for len(out) < want {
 		fs := cl.PollFetches(ctx)
+		out = append(out, fs.Records()...)
 		if ctx.Err() != nil {
 			break
 		}
-		out = append(out, fs.Records()...)
 	}
 	return out
 }
