@@ -6,11 +6,12 @@
 package replay_test
 
 import (
-	"github.com/crmstream/crmstream/importer"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/crmstream/crmstream/importer"
 )
 
 // olistDir is the public Olist marketing-funnel data set (8,000 MQLs, 842
