@@ -126,11 +126,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = shutdown(sctx) // flush the last spans; a lost batch is not an error of the service
-	}()
+	defer tracing.Flush(ctx, shutdown)
 	c.Tracer = tp
 	return ingest.Run(ctx, c)
 }

@@ -154,11 +154,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = shutdown(sctx) // flush the last spans; a lost batch is not an error of the service
-	}()
+	defer tracing.Flush(ctx, shutdown)
 	c.Service.Tracer = tp
 	return scorer.Serve(ctx, c)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kotel"
@@ -87,6 +88,15 @@ func Setup(ctx context.Context, cfg Config) (trace.TracerProvider, func(context.
 		sdktrace.WithResource(resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(service))),
 	)
 	return tp, tp.Shutdown, nil
+}
+
+// Flush runs a service's tracing shutdown on its way out: detached from
+// ctx (done by then) and bounded to 5 s, so an unreachable collector delays
+// the exit at most that long. A lost batch is not an error of the service.
+func Flush(ctx context.Context, shutdown func(context.Context) error) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = shutdown(sctx)
 }
 
 // Enabled reports whether tp records anything (not nil, not no-op).
