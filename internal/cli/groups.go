@@ -20,6 +20,7 @@ func (f *Flags) Kafka(c *kafka.Config) {
 	f.String(&c.SASLMechanism, "kafka-sasl-mechanism", "CRM_KAFKA_SASL_MECHANISM", "", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
 	f.String(&c.SASLUser, "kafka-sasl-user", "CRM_KAFKA_SASL_USER", "", "SASL user")
 	f.Secret(&c.SASLPassword, "kafka-sasl-password", "CRM_KAFKA_SASL_PASSWORD", "SASL password")
+	f.String(&c.Compression, "kafka-compression", "CRM_KAFKA_COMPRESSION", "snappy", "codec of produced batches: snappy, lz4, zstd, gzip or none (none when the broker is on the same machine)")
 }
 
 // ClickHouse binds the ClickHouse settings shared by every service.

@@ -41,10 +41,18 @@ func TestEnsureTopicsIsIdempotent(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	err := kafka.Config{Brokers: []string{"nohost"}, SASLMechanism: "GSSAPI", TLSCertFile: "c.pem"}.Validate()
-	for _, want := range []string{"host:port", "GSSAPI", "cert and key"} {
+	err := kafka.Config{Brokers: []string{"nohost"}, SASLMechanism: "GSSAPI", TLSCertFile: "c.pem", Compression: "brotli"}.Validate()
+	for _, want := range []string{"host:port", "GSSAPI", "cert and key", `compression "brotli"`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %v, want it to mention %q", err, want)
+		}
+	}
+}
+
+func TestCompressionCodecs(t *testing.T) {
+	for _, c := range []string{"", "snappy", "LZ4", "zstd", "gzip", "none"} {
+		if _, err := (kafka.Config{Compression: c}).Opts(); err != nil {
+			t.Errorf("compression %q: %v", c, err)
 		}
 	}
 }
