@@ -78,6 +78,10 @@ func (h *Harness) crmstreamChildren(r runEnv) ([]childSpec, error) {
 		"CRM_CLICKHOUSE_ADDR=" + r.chAddr,
 		"CRM_CLICKHOUSE_DATABASE=" + r.db,
 		"CRM_LOG_LEVEL=warn",
+		// As scripts/up.sh: broker and ClickHouse on the same machine, so
+		// no compression on either connection.
+		"CRM_KAFKA_COMPRESSION=none",
+		"CRM_CLICKHOUSE_COMPRESSION=none",
 	}
 	var out []childSpec
 	names := []string{"ingest"}

@@ -11,6 +11,11 @@ build
 export CRM_KAFKA_BROKERS="${CRM_KAFKA_BROKERS:-127.0.0.1:9092}"
 export CRM_CLICKHOUSE_ADDR="${CRM_CLICKHOUSE_ADDR:-127.0.0.1:9000}"
 export CRM_CLICKHOUSE_DATABASE="${CRM_CLICKHOUSE_DATABASE:-crm}"
+# Broker and ClickHouse run on this machine: compressing what goes over
+# loopback only costs CPU. A deployment across a network keeps the defaults
+# (snappy for Kafka batches, LZ4 for ClickHouse blocks).
+export CRM_KAFKA_COMPRESSION="${CRM_KAFKA_COMPRESSION:-none}"
+export CRM_CLICKHOUSE_COMPRESSION="${CRM_CLICKHOUSE_COMPRESSION:-none}"
 # Alerts go to devhook (a local stand-in for Slack) unless a routing table is given.
 if [ -z "${CRM_NOTIFIER_ROUTES:-}" ]; then
   cat >"$run/routes.yaml" <<YAML
