@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/crmstream/crmstream/internal/chstore"
 	"github.com/crmstream/crmstream/internal/kafka"
 )
 
@@ -63,6 +65,52 @@ func TestHelp(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	for _, want := range []string{"--kafka-brokers", "$CRM_KAFKA_BROKERS", "Examples:", "svc --kafka-brokers k:9092"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("help lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+// TestClickHouseCompression: lz4 by default, set by environment or flag,
+// shown in --help with its variable, and a bad value fails naming it.
+func TestClickHouseCompression(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  string
+		want string
+		err  string
+	}{
+		{want: "lz4"},
+		{env: "none", want: "none"},
+		{env: "none", args: []string{"--clickhouse-compression", "ZSTD"}, want: "zstd"},
+		{env: "snappy", err: `environment CRM_CLICKHOUSE_COMPRESSION for clickhouse-compression: clickhouse compression "snappy": want lz4, zstd or none`},
+		{args: []string{"--clickhouse-compression", "gzip"}, err: `want lz4, zstd or none`},
+	} {
+		var c chstore.Config
+		f := New("t", "test", "")
+		f.ClickHouse(&c)
+		env := map[string]string{"CRM_CLICKHOUSE_COMPRESSION": tc.env}
+		err := f.Parse(tc.args, func(k string) string { return env[k] })
+		switch {
+		case tc.err != "":
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%v env %q: err = %v, want %q", tc.args, tc.env, err, tc.err)
+			}
+		case err != nil:
+			t.Errorf("%v env %q: %v", tc.args, tc.env, err)
+		case c.Compression != tc.want || c.Validate() != nil:
+			t.Errorf("%v env %q: compression %q (valid: %v), want %q", tc.args, tc.env, c.Compression, c.Validate(), tc.want)
+		}
+	}
+	var b strings.Builder
+	var c chstore.Config
+	f := New("svc", "does things", "")
+	f.Out = &b
+	f.ClickHouse(&c)
+	if err := f.Parse([]string{"--help"}, func(string) string { return "" }); !errors.Is(err, ErrHelp) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, want := range []string{"--clickhouse-compression  $CRM_CLICKHOUSE_COMPRESSION", "lz4, zstd or none", "(default lz4)"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("help lacks %q:\n%s", want, b.String())
 		}

@@ -31,6 +31,10 @@ func (f *Flags) ClickHouse(c *chstore.Config) {
 	f.Secret(&c.Password, "clickhouse-password", "CRM_CLICKHOUSE_PASSWORD", "ClickHouse password")
 	f.String(&c.Cluster, "clickhouse-cluster", "CRM_CLICKHOUSE_CLUSTER", "", "run DDL ON CLUSTER with Replicated tables (empty: single server)")
 	f.Int(&c.MaxOpenConns, "clickhouse-max-conns", "CRM_CLICKHOUSE_MAX_CONNS", 32, "ClickHouse connection pool size")
+	c.Compression = chstore.CompressionLZ4
+	f.fs.Var((*compressionValue)(&c.Compression), "clickhouse-compression",
+		"compression of the blocks sent to and read from ClickHouse: lz4, zstd or none (none when the server is on the same machine: compressing only costs CPU on both ends)")
+	f.bind("clickhouse-compression", "CRM_CLICKHOUSE_COMPRESSION")
 	f.fs.Func("clickhouse-tls", "connect to ClickHouse with TLS (true/false; env CRM_CLICKHOUSE_TLS)", func(s string) error {
 		c.TLS = nil
 		if s == "true" || s == "1" {
@@ -39,6 +43,26 @@ func (f *Flags) ClickHouse(c *chstore.Config) {
 		return nil
 	})
 	f.bind("clickhouse-tls", "CRM_CLICKHOUSE_TLS")
+}
+
+// compressionValue is a chstore.Config.Compression flag, checked as it is
+// set so that a typo fails at start-up naming the setting.
+type compressionValue string
+
+func (v *compressionValue) String() string {
+	if v == nil {
+		return ""
+	}
+	return string(*v)
+}
+
+func (v *compressionValue) Set(s string) error {
+	m, err := chstore.ParseCompression(s)
+	if err != nil {
+		return err
+	}
+	*v = compressionValue(m)
+	return nil
 }
 
 // Tracing binds the OpenTelemetry settings; service names the spans' source.
