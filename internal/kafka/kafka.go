@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -91,8 +92,11 @@ func (c Config) Opts() ([]kgo.Opt, error) {
 	if id == "" {
 		id = "crmstream"
 	}
-	codec, _ := c.codec() // checked by Validate
-	opts := []kgo.Opt{kgo.SeedBrokers(brokers...), kgo.ClientID(id), kgo.ProducerBatchCompression(codec)}
+	comp, err := c.compressor()
+	if err != nil {
+		return nil, err
+	}
+	opts := []kgo.Opt{kgo.SeedBrokers(brokers...), kgo.ClientID(id), kgo.WithCompressor(comp)}
 	if c.TLS || c.TLSCAFile != "" || c.TLSCertFile != "" {
 		tc, err := c.tlsConfig()
 		if err != nil {
@@ -109,6 +113,33 @@ func (c Config) Opts() ([]kgo.Opt, error) {
 		opts = append(opts, kgo.SASL(scram.Auth{User: c.SASLUser, Pass: c.SASLPassword}.AsSha512Mechanism()))
 	}
 	return opts, nil
+}
+
+// compressor builds the produce compressor once per Opts. Not
+// kgo.ProducerBatchCompression: every client built from the same options
+// rewrites that option's codec slice, a data race when a service starts
+// clients concurrently (the scorer restores partitions in parallel).
+func (c Config) compressor() (kgo.Compressor, error) {
+	codec, err := c.codec()
+	if err != nil {
+		return nil, err
+	}
+	comp, err := kgo.DefaultCompressor(codec)
+	if err != nil {
+		return nil, fmt.Errorf("kafka compression %q: %w", c.Compression, err)
+	}
+	if comp == nil { // none
+		return noCompression{}, nil
+	}
+	return comp, nil
+}
+
+// noCompression sends batches as they are (franz-go keeps a batch
+// uncompressed when its compressor returns nil).
+type noCompression struct{}
+
+func (noCompression) Compress(*bytes.Buffer, []byte, ...kgo.CompressFlag) ([]byte, kgo.CompressionCodecType) {
+	return nil, kgo.CodecNone
 }
 
 // codec maps Compression to franz-go's codec.
