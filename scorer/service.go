@@ -485,7 +485,13 @@ func (pw *partitionWorker) run() {
 	defer close(pw.exited)
 	tick := time.NewTicker(pw.s.cfg.Tick)
 	defer tick.Stop()
-	pw.lastSync = time.Now() // flush timing follows the real ticker, not the injected clock
+	// Flush timing follows the real clock, not the injected one. Its own
+	// timer, due FlushInterval after the last sync began: checked on the
+	// tick instead, a 1 s interval became 1.5 s (the tick one interval
+	// later comes a hair early, so the sync waited for the next one).
+	pw.lastSync = time.Now()
+	flush := time.NewTimer(pw.s.cfg.FlushInterval)
+	defer flush.Stop()
 	for {
 		// Backpressure: while the sink is failing and rows pile up, stop
 		// taking records (the poll loop then stops fetching) and only retry.
@@ -493,14 +499,14 @@ func (pw *partitionWorker) run() {
 		if pw.w.Pending() >= 4*pw.s.cfg.FlushRows {
 			in = nil
 		}
+		flush.Reset(max(0, pw.s.cfg.FlushInterval-time.Since(pw.lastSync)))
 		select {
 		case recs := <-in:
 			pw.process(recs)
 		case <-tick.C:
 			pw.w.Advance(pw.s.o.Now())
-			if time.Since(pw.lastSync) >= pw.s.cfg.FlushInterval {
-				pw.sync()
-			}
+		case <-flush.C:
+			pw.sync()
 		case graceful := <-pw.stopc:
 			if !graceful {
 				return
