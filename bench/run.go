@@ -230,6 +230,7 @@ type Result struct {
 	CPU              time.Duration // children's CPU between ready and done
 	ChildCPU         []string      // per process: "name=µs/event"
 	CHCPU            time.Duration // ClickHouse server's CPU in the same interval
+	HarnessCPU       time.Duration // this process's CPU in the same interval: the in-process broker, producing, probing
 	PeakRSS          int64         // sum of the children's VmHWM
 	ReadyRSS         int64         // sum of the children's VmRSS when ready (the baseline)
 	Leads            int           // distinct leads in the data
@@ -343,6 +344,7 @@ func (h *Harness) runOne(ctx context.Context, sc scenario, t target) (res Result
 	cpu0 := childrenCPU(children)
 	byChild0 := perChildCPU(children)
 	ch0, _ := procCPU(h.chPID)
+	self0, _ := procCPU(os.Getpid())
 	for _, c := range children {
 		if rss, err := c.RSS(); err == nil {
 			res.ReadyRSS += rss
@@ -382,6 +384,7 @@ func (h *Harness) runOne(ctx context.Context, sc scenario, t target) (res Result
 		cpu0 = childrenCPU(children)
 		byChild0 = perChildCPU(children)
 		ch0, _ = procCPU(h.chPID)
+		self0, _ = procCPU(os.Getpid())
 		every := max(1, int(float64(sc.rate)*h.cfg.ProbeEvery.Seconds()))
 		if err := h.produce(ctx, prod, tr, sc.n, sc.rate, every); err != nil {
 			return res, err
@@ -408,6 +411,9 @@ func (h *Harness) runOne(ctx context.Context, sc scenario, t target) (res Result
 	}
 	if ch1, err := procCPU(h.chPID); err == nil {
 		res.CHCPU = ch1 - ch0
+	}
+	if self1, err := procCPU(os.Getpid()); err == nil {
+		res.HarnessCPU = self1 - self0
 	}
 	for _, c := range children {
 		if rss, err := c.PeakRSS(); err == nil {
