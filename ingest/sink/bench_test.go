@@ -12,6 +12,8 @@ import (
 	"github.com/crmstream/crmstream/event"
 	"github.com/crmstream/crmstream/internal/benchcpu"
 	"github.com/crmstream/crmstream/internal/chtest"
+	"github.com/crmstream/crmstream/internal/kafka"
+	"github.com/crmstream/crmstream/simulator"
 )
 
 func benchRecords(b *testing.B, n int) []*kgo.Record {
@@ -79,4 +81,59 @@ func BenchmarkInsert(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// relayed returns n records as the relay writes them to crm.events:
+// simulated events (untidy contacts, page views, e-mails, deals, …),
+// parsed, normalized and canonically encoded.
+func relayed(b *testing.B, n int) []*kgo.Record {
+	sc := simulator.DefaultConfig()
+	sc.Seed, sc.Leads, sc.Accounts, sc.Span = 1, 20_000, 500, 30*24*time.Hour
+	g, err := simulator.New(sc, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	recs := make([]*kgo.Record, 0, n)
+	var raw event.Event
+	for len(recs) < n && g.Next(&raw) {
+		e, err := event.Parse(raw.AppendJSON(nil))
+		if err != nil {
+			b.Fatal(err)
+		}
+		recs = append(recs, &kgo.Record{Topic: kafka.TopicEvents, Partition: int32(len(recs) % 4), Offset: int64(len(recs)),
+			Key: []byte(e.Key()), Value: e.AppendJSON(nil), Timestamp: e.OccurredAt})
+	}
+	if len(recs) < n {
+		b.Fatalf("simulator gave %d of %d events", len(recs), n)
+	}
+	return recs
+}
+
+// BenchmarkFlush: the sink's whole path for one default batch (50,000
+// simulated events as the relay writes them) on the local ClickHouse server:
+// decoding and validating each record into the batch (add), then the insert
+// (flushLocked; the offset commit, one request per batch, is left out).
+// cpu-ns/row is this process's CPU, not the server's.
+func BenchmarkFlush(b *testing.B) {
+	store := chtest.New(b)
+	recs := relayed(b, 50_000)
+	s, err := New(Config{Opts: []kgo.Opt{kgo.SeedBrokers("127.0.0.1:1")}, Conn: store.Conn, Database: store.DB, InsertTimeout: time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	b.ReportAllocs()
+	start := benchcpu.Now()
+	for b.Loop() {
+		s.add(recs)
+		s.mu.Lock()
+		clear(s.offsets) // nothing to commit: the client has no group
+		err := s.flushLocked(ctx)
+		s.mu.Unlock()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((benchcpu.Now()-start).Nanoseconds())/float64(b.N*len(recs)), "cpu-ns/row")
 }

@@ -90,9 +90,8 @@ func (c *columns) add(rec *kgo.Record, e *event.Event, propsJSON []byte, hash fu
 	c.ms = append(c.ms, uint16(e.OccurredAt.Sub(sec)/time.Millisecond))
 }
 
-// appendTo returns the columns in the order of the const columns, with
-// ingested_at and version set to now for every row.
-func (c *columns) appendTo(dst []any, now time.Time) []any {
+// stamp sets ingested_at and version to now for every row (once per insert).
+func (c *columns) stamp(now time.Time) {
 	n := c.len()
 	c.ingested = c.ingested[:0]
 	c.version = c.version[:0]
@@ -101,9 +100,15 @@ func (c *columns) appendTo(dst []any, now time.Time) []any {
 		c.ingested = append(c.ingested, now)
 		c.version = append(c.version, v)
 	}
+}
+
+// appendTo returns rows [lo, hi) of the columns, in the order of the insert's
+// column list, as views of the batch's buffers (stamp them first).
+func (c *columns) appendTo(dst []any, lo, hi int) []any {
 	s := &c.str
-	return append(dst, s[cID], s[cType], c.occurred, c.ms, s[cLead], s[cAccount], s[cOwner], s[cSession], s[cSource],
-		s[cEmail], s[cPhone], s[cName], s[cCompany], s[cCountry], s[cTitle], s[cProps], c.ingested, c.version)
+	return append(dst, s[cID][lo:hi], s[cType][lo:hi], c.occurred[lo:hi], c.ms[lo:hi], s[cLead][lo:hi], s[cAccount][lo:hi],
+		s[cOwner][lo:hi], s[cSession][lo:hi], s[cSource][lo:hi], s[cEmail][lo:hi], s[cPhone][lo:hi], s[cName][lo:hi],
+		s[cCompany][lo:hi], s[cCountry][lo:hi], s[cTitle][lo:hi], s[cProps][lo:hi], c.ingested[lo:hi], c.version[lo:hi])
 }
 
 // row returns row i as the values of a row-wise Append (the slow path that

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -62,14 +63,21 @@ func TestColumns(t *testing.T) {
 				t.Errorf("round %d row %d:\n got %s\nwant %s", round, i, got, w)
 			}
 		}
-		cols := c.appendTo(nil, now)
-		if len(cols) != 18 {
-			t.Fatalf("%d columns, want 18", len(cols))
-		}
-		for k, col := range cols {
-			for i, want := range []int{0, 2} {
-				if got, w := fmt.Sprint(index(col, i)), fmt.Sprint(wantRow(&evs[want], now)[k]); got != w {
-					t.Errorf("round %d column %d row %d = %s, want %s", round, k, i, got, w)
+		c.stamp(now)
+		// The whole batch, then its second row alone (as a block).
+		for _, blk := range []struct{ lo, hi int }{{0, 2}, {1, 2}} {
+			cols := c.appendTo(nil, blk.lo, blk.hi)
+			if len(cols) != 18 {
+				t.Fatalf("%d columns, want 18", len(cols))
+			}
+			for k, col := range cols {
+				if n := reflect.ValueOf(col).Len(); n != blk.hi-blk.lo {
+					t.Fatalf("round %d rows [%d, %d) column %d: %d rows", round, blk.lo, blk.hi, k, n)
+				}
+				for i, want := range []int{0, 2}[blk.lo:blk.hi] {
+					if got, w := fmt.Sprint(index(col, i)), fmt.Sprint(wantRow(&evs[want], now)[k]); got != w {
+						t.Errorf("round %d rows [%d, %d) column %d row %d = %s, want %s", round, blk.lo, blk.hi, k, i, got, w)
+					}
 				}
 			}
 		}

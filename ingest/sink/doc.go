@@ -18,7 +18,10 @@
 // The batch is held column by column and inserted a column at a time
 // (Column(i).Append of one slice per column), from buffers kept between
 // flushes: row-wise Append boxes 18 values per row and dispatches them one by
-// one, which cost more CPU than decoding the event. Rows view their Kafka
+// one, which cost more CPU than decoding the event. One INSERT sends the
+// batch in blocks of 256 rows, so the driver's buffers grow to one block
+// once instead of to the whole batch by repeated copies; ClickHouse stores
+// the blocks of one INSERT as one part. Rows view their Kafka
 // record's bytes (event.DecodeViewValid) instead of copying them, and a
 // record's properties object is stored as it is when it is already the
 // canonical JSON. Should the driver refuse a column, the batch is tried row

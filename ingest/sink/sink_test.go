@@ -428,3 +428,64 @@ func TestSinkRebalance(t *testing.T) {
 	}
 	t.Logf("A inserted %v rows, B %v; %d rows in the table for %d events (re-reads after the rebalances collapse)", a, b, h.count("SELECT count() FROM "+h.store.DB+".events"), total)
 }
+
+// TestInsertBlocks: a batch of several blocks is one INSERT that the server
+// stores as one part, every row once; a row the driver refuses in a later
+// block is found (after earlier blocks were sent), and the rest inserted.
+func TestInsertBlocks(t *testing.T) {
+	store := chtest.New(t)
+	conn := &flakyConn{Conn: store.Conn, refuse: "refused"}
+	s := &Sink{cfg: Config{Conn: conn, InsertTimeout: time.Minute, Now: time.Now}, insert: "INSERT INTO " + store.DB + ".events (" + columnList + ")",
+		log: slog.New(slog.DiscardHandler)}
+	ctx := context.Background()
+	// Merges would hide extra parts.
+	if err := store.Conn.Exec(ctx, "SYSTEM STOP MERGES "+store.DB+".events"); err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
+	n := 3*blockRows + 5
+	refusedAt := 2*blockRows + 7
+	var e event.Event
+	for i := range n {
+		id := fmt.Sprintf("e%d", i)
+		if i == refusedAt {
+			id = "refused"
+		}
+		r := canonical(t, id, fmt.Sprintf("lead-%d", i%13), base.Add(time.Duration(i)*time.Millisecond), "")
+		props, err := event.DecodeViewValid(&e, r.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.rows.add(r, &e, props, nil)
+	}
+
+	err := s.insertRows(ctx)
+	var re *rowError
+	if !errors.As(err, &re) || re.i != refusedAt {
+		t.Fatalf("insert = %v, want the refused row %d", err, refusedAt)
+	}
+	s.rows.remove(re.i)
+	if err := s.insertRows(ctx); err != nil {
+		t.Fatal(err)
+	}
+	q := func(sql string) uint64 {
+		t.Helper()
+		var v uint64
+		if err := store.Conn.QueryRow(ctx, sql).Scan(&v); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		return v
+	}
+	if got := q("SELECT uniqExact(event_id) FROM " + store.DB + ".events"); got != uint64(n-1) {
+		t.Errorf("%d events stored, want %d", got, n-1)
+	}
+	if got := q("SELECT count() FROM " + store.DB + ".events WHERE event_id = 'refused'"); got != 0 {
+		t.Errorf("refused row stored %d times", got)
+	}
+	// The aborted INSERTs may have left the blocks they sent (18.16 stores
+	// them: rows of the batch, which collapse with their copies), but the
+	// INSERT that succeeded is a single part.
+	if got := q("SELECT count() FROM system.parts WHERE database = '" + store.DB + "' AND table = 'events' AND active AND rows = " + fmt.Sprint(n-1)); got != 1 {
+		t.Errorf("%d parts of %d rows, want the one INSERT as one part", got, n-1)
+	}
+}
