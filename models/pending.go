@@ -96,22 +96,77 @@ func (m *Model) Due(p *Pending, t, still windows.Sec) (at windows.Sec, n int) {
 // maxSamples bounds the samples of a decoded Pending.
 const maxSamples = 16
 
-// pendingFormat versions the encoding; pendingFormatV3 (samples without
-// weights or start, ages 1, 7, 30 days after the first) still decodes.
+// pendingFormat versions the encoding. Format 5 keeps the sample vectors
+// compact (see appendCompact); format 4 (samples as
+// features.Vector.AppendBinary bytes) and format 3 (samples without weights
+// or start, ages 1, 7, 30 days after the first) still decode.
 const (
-	pendingFormat   = 4
+	pendingFormat   = 5
+	pendingFormatV4 = 4
 	pendingFormatV3 = 3
 )
 
-// AppendBinary appends the encoding of p to dst.
+// pendingHeader is the length of the fixed header of formats 4 and 5:
+// format, scored (float64), deadline, start (uint32), taken, samples.
+const pendingHeader = 19
+
+// Encode returns the encoding of p (AppendBinary) in a slice of its own
+// whose capacity is its length: what a scorer keeps per key, where the
+// slack of a growing append would be held by every waiting key.
+func (p *Pending) Encode() []byte {
+	var buf [512]byte
+	b := p.AppendBinary(buf[:0])
+	return append(make([]byte, 0, len(b)), b...)
+}
+
+// AppendBinary appends the encoding of p to dst: format 5 when every sample
+// is a format-1 features vector (as features.Vector.AppendBinary writes
+// them), else format 4, which keeps the vectors as they are.
 func (p *Pending) AppendBinary(dst []byte) []byte {
-	dst = append(dst, pendingFormat)
+	if p.v3 {
+		return p.appendV3(dst) // keeps saying its samples were not learned yet
+	}
+	n := len(dst)
+	dst = p.appendHeader(dst, pendingFormat)
+	prev := []byte(nil)
+	for _, s := range p.Samples {
+		var ok bool
+		if dst, ok = appendCompact(dst, s.Weight, prev, s.Vector, p.Start); !ok {
+			return p.appendV4(dst[:n])
+		}
+		prev = s.Vector
+	}
+	return dst
+}
+
+func (p *Pending) appendHeader(dst []byte, format byte) []byte {
+	dst = append(dst, format)
 	dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(p.Scored))
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(p.Deadline))
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(p.Start))
-	dst = append(dst, byte(min(p.Taken, math.MaxUint8)), byte(len(p.Samples)))
+	return append(dst, byte(min(p.Taken, math.MaxUint8)), byte(len(p.Samples)))
+}
+
+// appendV4 appends the format-4 encoding of p: each sample's weight and
+// length-prefixed vector bytes.
+func (p *Pending) appendV4(dst []byte) []byte {
+	dst = p.appendHeader(dst, pendingFormatV4)
 	for _, s := range p.Samples {
 		dst = append(dst, s.Weight)
+		dst = binary.AppendUvarint(dst, uint64(len(s.Vector)))
+		dst = append(dst, s.Vector...)
+	}
+	return dst
+}
+
+// appendV3 appends the format-3 encoding of a Pending decoded from it:
+// format, scored, deadline, then the length-prefixed vectors.
+func (p *Pending) appendV3(dst []byte) []byte {
+	dst = append(dst, pendingFormatV3)
+	dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(p.Scored))
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(p.Deadline))
+	dst = append(dst, byte(len(p.Samples)))
+	for _, s := range p.Samples {
 		dst = binary.AppendUvarint(dst, uint64(len(s.Vector)))
 		dst = append(dst, s.Vector...)
 	}
@@ -121,25 +176,26 @@ func (p *Pending) AppendBinary(dst []byte) []byte {
 // SetScored overwrites the served probability of an encoded Pending in
 // place (the scorer does it at every score), without decoding it.
 func SetScored(b []byte, p float64) bool {
-	if len(b) < 9 || (b[0] != pendingFormat && b[0] != pendingFormatV3) {
+	if len(b) < 9 || (b[0] != pendingFormat && b[0] != pendingFormatV4 && b[0] != pendingFormatV3) {
 		return false
 	}
 	binary.LittleEndian.PutUint64(b[1:], math.Float64bits(p))
 	return true
 }
 
-// DecodePending decodes what AppendBinary wrote (and the format-3
-// encoding of earlier releases, whose samples are all taken). Sample
-// vectors alias b.
+// DecodePending decodes what AppendBinary wrote (and the format-4 and
+// format-3 encodings of earlier releases; format 3's samples are all
+// taken). Sample vectors of format 4 and 3 alias b; those of format 5 are
+// rebuilt in one new buffer, byte for byte as they were taken.
 func DecodePending(b []byte) (Pending, error) {
 	var p Pending
 	var rest []byte
 	var n int
 	switch {
-	case len(b) >= 19 && b[0] == pendingFormat:
+	case len(b) >= pendingHeader && (b[0] == pendingFormat || b[0] == pendingFormatV4):
 		p.Start = windows.Sec(binary.LittleEndian.Uint32(b[13:]))
 		p.Taken = int(b[17])
-		n, rest = int(b[18]), b[19:]
+		n, rest = int(b[18]), b[pendingHeader:]
 	case len(b) >= 14 && b[0] == pendingFormatV3:
 		p.Taken = math.MaxUint8 // its ages differ: take no more
 		p.v3 = true
@@ -155,9 +211,16 @@ func DecodePending(b []byte) (Pending, error) {
 	if n > 0 {
 		p.Samples = make([]Sample, 0, n)
 	}
+	if b[0] == pendingFormat {
+		var err error
+		if p.Samples, err = decodeCompact(rest, n, p.Start, p.Samples); err != nil {
+			return Pending{}, fmt.Errorf("decode pending: %w", err)
+		}
+		return p, nil
+	}
 	for range n {
 		w := uint8(1)
-		if b[0] == pendingFormat {
+		if b[0] == pendingFormatV4 {
 			if len(rest) == 0 {
 				return Pending{}, fmt.Errorf("decode pending: sample weight: %w", features.ErrCorrupt)
 			}
@@ -213,7 +276,7 @@ func (m *Model) LearnPending(p Pending, positive bool, scratch *features.Vector)
 // (Due would return n > 0), reading only its header: the scorer asks at
 // every event and decodes only when it is.
 func (m *Model) SampleDue(b []byte, t windows.Sec) bool {
-	if len(b) < 19 || b[0] != pendingFormat {
+	if len(b) < pendingHeader || (b[0] != pendingFormat && b[0] != pendingFormatV4) {
 		return false
 	}
 	taken := int(b[17])
@@ -224,4 +287,317 @@ func (m *Model) SampleDue(b []byte, t windows.Sec) bool {
 	deadline := windows.Sec(binary.LittleEndian.Uint32(b[9:]))
 	at := start.Add(m.cfg.SampleAges[taken])
 	return at < t && at < deadline
+}
+
+// The compact sample encoding of format 5. A pending label's samples are
+// what a scorer holds longest for a key (a lead may wait 90 days for its
+// label with six of them), so each is written as its changes from the
+// sample before it, losslessly:
+//
+//	weight byte
+//	zigzag varint: vector time − Pending.Start
+//	numeric changes, ascending index: uvarint (index+1)<<2 | kind, then
+//	  kind 0: absent (zero) now; 1: uvarint of a whole value ≥ 0;
+//	  2: uvarint of −value, a whole value < 0; 3: float32 bits (4 bytes)
+//	0
+//	categorical changes, ascending index: uvarint (index+1)<<1 | absent,
+//	  then, unless absent, the hash (8 bytes)
+//	0
+//
+// Counts and "never" (−1) are whole numbers of one or two bytes instead of
+// four, and the categorical hashes, which rarely change, are written once.
+// Decoding rebuilds each sample's features vector byte for byte, so a
+// model learns exactly what it would from format 4.
+
+// vectorFormat is the features.Vector.AppendBinary format the compact
+// encoding reads and rebuilds. Samples of any other format are kept as
+// they are (format 4).
+const vectorFormat = 1
+
+// maxIndex bounds the feature indexes of a decoded sample.
+const maxIndex = 1 << 12
+
+// vecReader iterates over the entries of a format-1 features vector.
+type vecReader struct {
+	b  []byte
+	n  uint64 // entries left in the current section
+	ok bool
+}
+
+// openVector reads a vector's time and positions r at its first numeric
+// entry.
+func openVector(b []byte) (at uint64, r vecReader, ok bool) {
+	if len(b) == 0 || b[0] != vectorFormat {
+		return 0, vecReader{}, false
+	}
+	at, k := binary.Uvarint(b[1:])
+	if k <= 0 || at > math.MaxUint32 {
+		return 0, vecReader{}, false
+	}
+	r = vecReader{b: b[1+k:], ok: true}
+	r.n, r.ok = r.count()
+	return at, r, r.ok
+}
+
+func (r *vecReader) count() (uint64, bool) {
+	n, k := binary.Uvarint(r.b)
+	if k <= 0 || n > uint64(len(r.b)) {
+		return 0, false
+	}
+	r.b = r.b[k:]
+	return n, true
+}
+
+// next returns the section's next entry (index, value bits; size 4 or 8),
+// or index −1 at its end.
+func (r *vecReader) next(size int) (int, uint64) {
+	if !r.ok || r.n == 0 {
+		return -1, 0
+	}
+	i, k := binary.Uvarint(r.b)
+	if k <= 0 || i >= maxIndex || len(r.b)-k < size {
+		r.ok = false
+		return -1, 0
+	}
+	v := r.b[k : k+size]
+	r.b = r.b[k+size:]
+	r.n--
+	if size == 4 {
+		return int(i), uint64(binary.LittleEndian.Uint32(v))
+	}
+	return int(i), binary.LittleEndian.Uint64(v)
+}
+
+// cats moves r from the (consumed) numeric section to the categorical one.
+func (r *vecReader) cats() {
+	if r.ok && r.n == 0 {
+		r.n, r.ok = r.count()
+	} else {
+		r.ok = false
+	}
+}
+
+// done reports whether r read a whole, well-formed vector.
+func (r *vecReader) done() bool { return r.ok && r.n == 0 && len(r.b) == 0 }
+
+// appendCompact appends sample cur (weight w) as its changes from prev
+// (nil: the first sample). ok is false when either vector is not a
+// well-formed format-1 vector with ascending indexes.
+func appendCompact(dst []byte, w uint8, prev, cur []byte, start windows.Sec) ([]byte, bool) {
+	at, c, ok := openVector(cur)
+	if !ok {
+		return dst, false
+	}
+	p := vecReader{ok: true} // no previous sample: every entry is new
+	if prev != nil {
+		if _, p, ok = openVector(prev); !ok {
+			return dst, false
+		}
+	}
+	dst = append(dst, w)
+	dst = binary.AppendVarint(dst, int64(at)-int64(start))
+	if dst, ok = appendChanges(dst, &p, &c, 4); !ok {
+		return dst, false
+	}
+	if prev != nil {
+		p.cats()
+	}
+	c.cats()
+	if dst, ok = appendChanges(dst, &p, &c, 8); !ok {
+		return dst, false
+	}
+	return dst, c.done() && p.done()
+}
+
+// appendChanges merges one section (numeric: size 4, categorical: size 8)
+// of the previous and the current vector and appends the entries that
+// differ, then the 0 that ends the section.
+func appendChanges(dst []byte, p, c *vecReader, size int) ([]byte, bool) {
+	pi, pv := p.next(size)
+	ci, cv := c.next(size)
+	last := -1
+	for pi >= 0 || ci >= 0 {
+		switch {
+		case ci >= 0 && (pi < 0 || ci < pi): // new entry
+			if ci <= last {
+				return dst, false
+			}
+			dst, last = appendEntry(dst, ci, cv, size), ci
+			ci, cv = c.next(size)
+		case pi >= 0 && (ci < 0 || pi < ci): // gone
+			if pi <= last {
+				return dst, false
+			}
+			dst, last = appendAbsent(dst, pi, size), pi
+			pi, pv = p.next(size)
+		default: // both: written when changed
+			if ci <= last {
+				return dst, false
+			}
+			if cv != pv {
+				dst = appendEntry(dst, ci, cv, size)
+			}
+			last = ci
+			pi, pv = p.next(size)
+			ci, cv = c.next(size)
+		}
+	}
+	return append(dst, 0), p.ok && c.ok
+}
+
+func appendAbsent(dst []byte, i, size int) []byte {
+	if size == 4 {
+		return binary.AppendUvarint(dst, uint64(i+1)<<2)
+	}
+	return binary.AppendUvarint(dst, uint64(i+1)<<1|1)
+}
+
+func appendEntry(dst []byte, i int, v uint64, size int) []byte {
+	if size == 8 {
+		dst = binary.AppendUvarint(dst, uint64(i+1)<<1)
+		return binary.LittleEndian.AppendUint64(dst, v)
+	}
+	// A whole number is written as one, when it converts back to the very
+	// same float32 bits.
+	f := math.Float32frombits(uint32(v))
+	if f > -1<<24 && f < 1<<24 {
+		if n := int64(f); math.Float32bits(float32(n)) == uint32(v) {
+			if n >= 0 {
+				dst = binary.AppendUvarint(dst, uint64(i+1)<<2|1)
+				return binary.AppendUvarint(dst, uint64(n))
+			}
+			dst = binary.AppendUvarint(dst, uint64(i+1)<<2|2)
+			return binary.AppendUvarint(dst, uint64(-n))
+		}
+	}
+	dst = binary.AppendUvarint(dst, uint64(i+1)<<2|3)
+	return binary.LittleEndian.AppendUint32(dst, uint32(v))
+}
+
+// entry is one numeric (float32 bits) or categorical (hash) value of a
+// vector being decoded.
+type entry struct {
+	i int
+	v uint64
+}
+
+// decodeCompact decodes n compact samples from b, appending them to dst.
+// Their vectors are rebuilt in one buffer.
+func decodeCompact(b []byte, n int, start windows.Sec, dst []Sample) ([]Sample, error) {
+	var nums, cats, next []entry
+	type span struct {
+		w        uint8
+		at       uint64
+		from, to int
+	}
+	spans := make([]span, 0, n)
+	var buf []byte
+	for range n {
+		if len(b) == 0 {
+			return nil, fmt.Errorf("sample weight: %w", features.ErrCorrupt)
+		}
+		w := b[0]
+		d, k := binary.Varint(b[1:])
+		at := int64(start) + d
+		if k <= 0 || at < 0 || at > math.MaxUint32 {
+			return nil, fmt.Errorf("sample time: %w", features.ErrCorrupt)
+		}
+		b = b[1+k:]
+		var err error
+		if nums, next, b, err = applyChanges(nums, next, b, 4); err != nil {
+			return nil, fmt.Errorf("numeric: %w", err)
+		}
+		if cats, next, b, err = applyChanges(cats, next, b, 8); err != nil {
+			return nil, fmt.Errorf("categorical: %w", err)
+		}
+		from := len(buf)
+		buf = append(buf, vectorFormat)
+		buf = binary.AppendUvarint(buf, uint64(at))
+		buf = binary.AppendUvarint(buf, uint64(len(nums)))
+		for _, e := range nums {
+			buf = binary.AppendUvarint(buf, uint64(e.i))
+			buf = binary.LittleEndian.AppendUint32(buf, uint32(e.v))
+		}
+		buf = binary.AppendUvarint(buf, uint64(len(cats)))
+		for _, e := range cats {
+			buf = binary.AppendUvarint(buf, uint64(e.i))
+			buf = binary.LittleEndian.AppendUint64(buf, e.v)
+		}
+		spans = append(spans, span{w, uint64(at), from, len(buf)})
+	}
+	if len(b) != 0 {
+		return nil, fmt.Errorf("%d trailing bytes: %w", len(b), features.ErrCorrupt)
+	}
+	for _, s := range spans {
+		dst = append(dst, Sample{Vector: buf[s.from:s.to:s.to], Weight: s.w})
+	}
+	return dst, nil
+}
+
+// applyChanges reads one section of changes from b and merges them into
+// cur (ascending by index). It returns the merged entries, cur's storage
+// for the next merge, and the rest of b.
+func applyChanges(cur, spare []entry, b []byte, size int) (out, free []entry, rest []byte, err error) {
+	out = spare[:0]
+	j, last := 0, -1
+	for {
+		h, k := binary.Uvarint(b)
+		if k <= 0 {
+			return nil, nil, nil, features.ErrCorrupt
+		}
+		b = b[k:]
+		if h == 0 {
+			break
+		}
+		var i uint64
+		var absent bool
+		if size == 4 {
+			i, absent = h>>2-1, h&3 == 0
+		} else {
+			i, absent = h>>1-1, h&1 == 1
+		}
+		if i >= maxIndex || int(i) <= last {
+			return nil, nil, nil, features.ErrCorrupt
+		}
+		last = int(i)
+		for j < len(cur) && cur[j].i < last {
+			out = append(out, cur[j])
+			j++
+		}
+		if j < len(cur) && cur[j].i == last {
+			j++ // replaced or gone
+		}
+		if absent {
+			continue
+		}
+		var v uint64
+		if v, b, err = entryValue(h, b, size); err != nil {
+			return nil, nil, nil, err
+		}
+		out = append(out, entry{last, v})
+	}
+	out = append(out, cur[j:]...)
+	return out, cur, b, nil
+}
+
+// entryValue reads the value of a present entry with header h.
+func entryValue(h uint64, b []byte, size int) (uint64, []byte, error) {
+	if size == 8 || h&3 == 3 {
+		if len(b) < size {
+			return 0, nil, features.ErrCorrupt
+		}
+		if size == 8 {
+			return binary.LittleEndian.Uint64(b), b[8:], nil
+		}
+		return uint64(binary.LittleEndian.Uint32(b)), b[4:], nil
+	}
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n >= 1<<24 {
+		return 0, nil, features.ErrCorrupt
+	}
+	f := float32(n)
+	if h&3 == 2 {
+		f = -f
+	}
+	return uint64(math.Float32bits(f)), b[k:], nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/crmstream/crmstream/event"
+	"github.com/crmstream/crmstream/models"
 	"github.com/crmstream/crmstream/windows"
 )
 
@@ -78,6 +79,12 @@ func TestRestoreShippedStateVersions(t *testing.T) {
 					t.Fatalf("feature state and pending label restored apart: F=%v pending=%d", l.ML.F != nil, len(l.ML.Pending))
 				}
 				t.Logf("feature state restored: %v (false: the feature schema changed since)", l.ML.F != nil)
+				// Its pending label (format 3 or 4 of models.Pending) decodes.
+				if l.ML.Pending != nil {
+					if _, err := models.DecodePending(l.ML.Pending); err != nil {
+						t.Fatalf("restored pending label: %v", err)
+					}
+				}
 			}
 			// The duplicate ring came through: g3 again is skipped.
 			n := len(w.out.Leads)

@@ -88,7 +88,7 @@ func (w *Worker) scoreLearned(c *windows.Ctx, s *State, ev *event.Event) {
 	case !s.LabelDone:
 		w.pvec = w.vec.AppendBinary(w.pvec[:0])
 		p := models.NewPending(sc.Probability, c.Time, c.Time.Add(horizon), w.pvec)
-		lk.Pending = p.AppendBinary(nil)
+		lk.Pending = p.Encode()
 		m.Provisional(&w.vec)
 		c.SetTimer(timer, p.Deadline)
 	}
@@ -199,5 +199,5 @@ func (w *Worker) takeSamples(m *models.Model, lk *learnedKey, t windows.Sec) {
 		p.Take(w.scratch.AppendBinary(nil), n)
 		m.ProvisionalN(&w.scratch, n)
 	}
-	lk.Pending = p.AppendBinary(make([]byte, 0, len(lk.Pending)+256))
+	lk.Pending = p.Encode() // exact size: every waiting key holds it
 }
