@@ -40,9 +40,78 @@ type CHSink struct {
 	Metrics *Metrics
 
 	mu      sync.Mutex
-	queue   []*sinkReq // Writes waiting for the next insert
-	writing bool       // a Write is inserting (it alone uses cols)
-	cols    [6]columns // per table: the inserts run concurrently
+	queue   []*sinkReq  // Writes waiting for the next insert
+	writing bool        // a Write is inserting (it alone uses cols and sets)
+	cols    [7]columns  // per table: the inserts run concurrently
+	sets    featureSets // the feature sets seen, and which are in feature_sets
+}
+
+// featureSets names the feature sets of the rows written: crm.features rows
+// carry a set_id, and the set's names go once to crm.feature_sets (they
+// were most of each row's bytes and of the server's CPU for the table).
+// The id is a hash of the entity and the names, the same in every process,
+// so the sets table collapses repeats.
+type featureSets struct {
+	ids     map[setKey]uint64 // a names slice (shared per set) → its set id
+	written map[uint64]bool   // in feature_sets: inserted by a group that succeeded
+	group   map[uint64]bool   // sets the current group inserts
+}
+
+// setKey is a names slice by identity: FeatureRow.Names are shared and never
+// mutated, so hashing them once per slice is enough.
+type setKey struct {
+	entity string
+	first  *string
+	n      int
+}
+
+// featureSet is one row of crm.feature_sets.
+type featureSet struct {
+	id     uint64
+	entity string
+	names  []string
+}
+
+// maxSetKeys bounds the slice → id cache should a caller build a fresh
+// names slice per row (tests do): it is then cleared and refilled.
+const maxSetKeys = 4096
+
+// id returns the set id of (entity, names).
+func (fs *featureSets) id(entity string, names []string) uint64 {
+	if fs.ids == nil {
+		fs.ids, fs.written, fs.group = map[setKey]uint64{}, map[uint64]bool{}, map[uint64]bool{}
+	}
+	k := setKey{entity: entity, n: len(names)}
+	if len(names) > 0 {
+		k.first = &names[0]
+	}
+	id, ok := fs.ids[k]
+	if !ok {
+		id = setID(entity, names)
+		if len(fs.ids) >= maxSetKeys {
+			clear(fs.ids)
+		}
+		fs.ids[k] = id
+	}
+	return id
+}
+
+// setID is FNV-1a (64 bits) of the entity and the names, each ended by a
+// zero byte. Never 0, the set_id of rows written before feature_sets.
+func setID(entity string, names []string) uint64 {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	add := func(s string) {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint64(s[i])) * prime
+		}
+		h *= prime // the zero byte: h ^ 0 == h
+	}
+	add(entity)
+	for _, n := range names {
+		add(n)
+	}
+	return max(h, 1)
 }
 
 // sinkReq is one Write waiting in the group.
@@ -231,6 +300,7 @@ func (s *CHSink) writeGroup(ctx context.Context, reqs []*sinkReq) error {
 		ins.add("late_events", "event_id, key, type, occurred_at, watermark, partition, received_at", c.s[0], c.s[1], c.s[2], c.t[0], c.t[1], c.i32, c.t[2])
 		ins.count("late_events", nLate)
 	}
+	var newSets []featureSet
 	if nFeat > 0 {
 		c := &s.cols[5]
 		c.reset()
@@ -241,25 +311,49 @@ func (s *CHSink) writeGroup(ctx context.Context, reqs []*sinkReq) error {
 				if f.Quiet {
 					continue
 				}
+				id := s.sets.id(f.Entity, f.Names)
+				if !s.sets.written[id] && !s.sets.group[id] {
+					s.sets.group[id] = true
+					newSets = append(newSets, featureSet{id: id, entity: f.Entity, names: f.Names})
+				}
 				c.s[0] = append(c.s[0], f.Entity)
 				c.s[1] = append(c.s[1], f.EntityID)
 				c.s[2] = append(c.s[2], f.EventID)
 				c.t[0] = append(c.t[0], f.EventTime.UTC())
-				c.names = append(c.names, f.Names)
+				c.u64 = append(c.u64, id)
 				c.values = append(c.values, f.Values)
 			}
 		}
-		if len(c.names) > 0 {
-			ins.add("features", "entity, entity_id, event_id, event_time, names, values", c.s[0], c.s[1], c.s[2], c.t[0], c.names, c.values)
+		if len(c.u64) > 0 {
+			// names stay empty: they go once per set to feature_sets.
+			ins.add("features", "entity, entity_id, event_id, event_time, set_id, values", c.s[0], c.s[1], c.s[2], c.t[0], c.u64, c.values)
 		}
-		ins.count("features", len(c.names))
+		ins.count("features", len(c.u64))
+		if len(newSets) > 0 {
+			c := &s.cols[6]
+			c.reset()
+			c.s, c.t = grow(c.s, 1), grow(c.t, 1)
+			now := time.Now().UTC()
+			for _, fs := range newSets {
+				c.u64 = append(c.u64, fs.id)
+				c.s[0] = append(c.s[0], fs.entity)
+				c.names = append(c.names, fs.names)
+				c.t[0] = append(c.t[0], now)
+			}
+			ins.add("feature_sets", "set_id, entity, names, created_at", c.u64, c.s[0], c.names, c.t[0])
+			ins.count("feature_sets", len(newSets))
+		}
 	}
 	err := ins.run(ctx, s)
+	clear(s.sets.group)
 	for i := range s.cols {
 		s.cols[i].reset() // drop references to the callers' strings and slices
 	}
 	if err != nil {
 		return err
+	}
+	for _, fs := range newSets {
+		s.sets.written[fs.id] = true // durable: later groups leave it out (a failed group's retry does not)
 	}
 	if nAlerts > 0 && s.Alerts != nil {
 		as := make([]alerts.Alert, 0, nAlerts)

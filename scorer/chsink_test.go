@@ -3,8 +3,11 @@ package scorer
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/crmstream/crmstream/event"
 	"github.com/crmstream/crmstream/internal/benchcpu"
@@ -154,12 +157,81 @@ func TestCHSinkBlocks(t *testing.T) {
 		t.Errorf("lead_scores %d rows, score sum %d, lead_current matching rows %d; want %d, %d, %d", rows, scores, current, n, wantScores, n)
 	}
 	var frows, fvalues, mismatched uint64
-	q = "SELECT count(), toUInt64(sum(arraySum(values))), countIf(length(names) != length(values) OR values[1] != toFloat64(toUInt32(substring(entity_id, 2)))) FROM " + store.DB + ".features"
+	q = "SELECT count(), toUInt64(sum(arraySum(values))), countIf(length(names) != length(values) OR values[1] != toFloat64(toUInt32(substring(entity_id, 2))) OR names != arraySlice(['a', 'b', 'c'], 1, length(values))) FROM " + store.DB + ".features_named"
 	if err := store.Conn.QueryRow(ctx, q).Scan(&frows, &fvalues, &mismatched); err != nil {
 		t.Fatal(err)
 	}
 	if frows != n || fvalues != wantValues || mismatched != 0 {
 		t.Errorf("features %d rows, values sum %d, %d rows mismatched; want %d, %d, 0", frows, fvalues, mismatched, n, wantValues)
+	}
+}
+
+// TestCHSinkFeatureSets: feature rows carry their set's id and no names;
+// each set's names are written once (per sink, and collapsed across sinks),
+// and features_named shows every row with its names. A group that fails
+// does not count its sets as written: the retry writes them.
+func TestCHSinkFeatureSets(t *testing.T) {
+	store := chtest.New(t)
+	ctx := context.Background()
+	lead, account := []string{"fit", "engagement"}, []string{"logins_7d", "seats", "nps"}
+	row := func(entity, id, ev string, names []string) FeatureRow {
+		vs := make([]float64, len(names))
+		for i := range vs {
+			vs[i] = float64(len(id) + i)
+		}
+		return FeatureRow{Entity: entity, EntityID: id, EventID: ev, EventTime: base, Names: names, Values: vs}
+	}
+	var b Batch
+	b.Features = append(b.Features, row("lead", "L1", "e1", lead), row("lead", "L22", "e2", lead), row("account", "A1", "e3", account),
+		row("lead", "L1", "e4", slices.Clone(lead))) // same names, another slice: the same set
+	sink := &CHSink{Conn: store.Conn, DB: store.DB, Metrics: NewMetrics(nil)}
+	if err := sink.Write(ctx, &b); err != nil {
+		t.Fatal(err)
+	}
+	b.Features = append(b.Features[:0], row("lead", "L3", "e5", lead))
+	if err := sink.Write(ctx, &b); err != nil {
+		t.Fatal(err)
+	}
+	// A second process: its first group writes the set again; merged, once.
+	other := &CHSink{Conn: store.Conn, DB: store.DB}
+	b.Features = append(b.Features[:0], row("account", "A2", "e6", account))
+	if err := other.Write(ctx, &b); err != nil {
+		t.Fatal(err)
+	}
+	// A failed group (cancelled): its new set is written by the retry.
+	third := &CHSink{Conn: store.Conn, DB: store.DB}
+	b.Features = append(b.Features[:0], row("lead", "L4", "e7", []string{"x"}))
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := third.Write(cctx, &b); err == nil {
+		t.Fatal("write with a cancelled context succeeded")
+	}
+	if err := third.Write(ctx, &b); err != nil {
+		t.Fatal(err)
+	}
+	var m dto.Metric
+	if err := sink.Metrics.rows.WithLabelValues("feature_sets").Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.GetCounter().GetValue(); n != 2 {
+		t.Errorf("first sink wrote %v feature_sets rows, want 2 (each set once)", n)
+	}
+	var sets, setRows, named, emptyNames, zeroIDs uint64
+	q := "SELECT (SELECT uniqExact(set_id) FROM " + store.DB + ".feature_sets), (SELECT count() FROM " + store.DB + ".feature_sets FINAL), " +
+		"(SELECT count() FROM " + store.DB + ".features_named WHERE length(names) = length(values) AND length(names) > 0), " +
+		"countIf(notEmpty(names)), countIf(set_id = 0) FROM " + store.DB + ".features"
+	if err := store.Conn.QueryRow(ctx, q).Scan(&sets, &setRows, &named, &emptyNames, &zeroIDs); err != nil {
+		t.Fatal(err)
+	}
+	if sets != 3 || setRows != 3 || named != 7 || emptyNames != 0 || zeroIDs != 0 {
+		t.Errorf("%d sets in %d rows, %d named feature rows, %d rows with names, %d without a set; want 3, 3, 7, 0, 0", sets, setRows, named, emptyNames, zeroIDs)
+	}
+	var names []string
+	if err := store.Conn.QueryRow(ctx, "SELECT names FROM "+store.DB+".features_named WHERE event_id = 'e6'").Scan(&names); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(names, account) {
+		t.Errorf("e6 names %v, want %v", names, account)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"sort"
 	"strings"
 	"text/template"
@@ -94,7 +95,9 @@ func (d Dialect) render() (ddl, fills []Statement, err error) {
 				fills = append(fills, Statement{File: name, SQL: stmt})
 				continue
 			}
-			ddl = append(ddl, d.clustered(Statement{File: name, SQL: stmt})...)
+			for _, st := range d.clustered(Statement{File: name, SQL: stmt}) {
+				ddl = append(ddl, d.addColumn(st))
+			}
 		}
 	}
 	return ddl, fills, nil
@@ -105,6 +108,7 @@ func (d Dialect) render() (ddl, fills []Statement, err error) {
 // row it repeats and ReplacingMergeTree can collapse them.
 var shardingKeys = map[string]string{
 	"events":           "cityHash64(event_id)",
+	"feature_sets":     "set_id",
 	"lead_scores":      "cityHash64(lead_id)",
 	"lead_current":     "cityHash64(lead_id)",
 	"churn_scores":     "cityHash64(account_id)",
@@ -128,10 +132,23 @@ const LocalSuffix = "_local"
 // clustered rewrites a CREATE TABLE for a cluster: the table becomes
 // <name>_local (Replicated, on every shard) and a Distributed table of the
 // original name is created over it, so readers and writers keep one name.
+// An ALTER TABLE goes to both: a Distributed table keeps the columns it was
+// created with.
 func (d Dialect) clustered(st Statement) []Statement {
+	if d.Cluster == "" {
+		return []Statement{st}
+	}
+	alter := "ALTER TABLE " + d.DB + "."
+	if i := strings.Index(st.SQL, alter); i >= 0 {
+		rest := st.SQL[i+len(alter):]
+		if end := strings.IndexAny(rest, " ("); end > 0 {
+			local := Statement{File: st.File, SQL: st.SQL[:i] + alter + rest[:end] + LocalSuffix + rest[end:]}
+			return []Statement{local, st}
+		}
+	}
 	prefix := "CREATE TABLE IF NOT EXISTS " + d.DB + "."
 	i := strings.Index(st.SQL, prefix)
-	if d.Cluster == "" || i < 0 {
+	if i < 0 {
 		return []Statement{st}
 	}
 	rest := st.SQL[i+len(prefix):]
@@ -150,10 +167,40 @@ func (d Dialect) clustered(st Statement) []Statement {
 	return []Statement{local, dist}
 }
 
+// addColumnRE matches an ALTER TABLE … ADD COLUMN IF NOT EXISTS (comment
+// lines stripped): the table and the column.
+var addColumnRE = regexp.MustCompile(`^ALTER TABLE ([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)(?: ON CLUSTER [A-Za-z0-9_]+)? ADD COLUMN IF NOT EXISTS ([A-Za-z0-9_]+) `)
+
+// addColumn renders ADD COLUMN IF NOT EXISTS for servers without it (18.16
+// refuses the clause): the clause goes, and the statement runs only while
+// the column is missing (Statement.UnlessColumn).
+func (d Dialect) addColumn(st Statement) Statement {
+	if d.Modern {
+		return st
+	}
+	var code []string
+	for _, line := range strings.Split(st.SQL, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
+			code = append(code, line)
+		}
+	}
+	flat := strings.Join(strings.Fields(strings.Join(code, " ")), " ")
+	m := addColumnRE.FindStringSubmatch(flat)
+	if m == nil {
+		return st
+	}
+	st.SQL = strings.Replace(st.SQL, "ADD COLUMN IF NOT EXISTS ", "ADD COLUMN ", 1)
+	st.UnlessColumn = [3]string{m[1], m[2], m[3]}
+	return st
+}
+
 // Statement is one rendered DDL statement.
 type Statement struct {
 	File string
 	SQL  string
+	// UnlessColumn, when set (database, table, column), skips the statement
+	// if that column exists: an ADD COLUMN on a server without IF NOT EXISTS.
+	UnlessColumn [3]string
 }
 
 // splitStatements splits at ";" ending a line and drops comment-only parts.
@@ -190,6 +237,15 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return err
 	}
 	for _, st := range stmts {
+		if c := st.UnlessColumn; c[2] != "" {
+			var n uint64
+			if err := s.Conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?", c[0], c[1], c[2]).Scan(&n); err != nil {
+				return fmt.Errorf("migrate %s: look up column %s.%s.%s: %w", st.File, c[0], c[1], c[2], err)
+			}
+			if n > 0 {
+				continue
+			}
+		}
 		if err := s.Conn.Exec(ctx, st.SQL); err != nil {
 			return fmt.Errorf("migrate %s: %w\n%s", st.File, err, firstLine(st.SQL))
 		}
