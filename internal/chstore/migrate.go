@@ -238,15 +238,22 @@ func (s *Store) Migrate(ctx context.Context) error {
 	}
 	for _, st := range stmts {
 		if c := st.UnlessColumn; c[2] != "" {
-			var n uint64
-			if err := s.Conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?", c[0], c[1], c[2]).Scan(&n); err != nil {
-				return fmt.Errorf("migrate %s: look up column %s.%s.%s: %w", st.File, c[0], c[1], c[2], err)
+			has, err := s.hasColumn(ctx, c)
+			if err != nil {
+				return fmt.Errorf("migrate %s: %w", st.File, err)
 			}
-			if n > 0 {
+			if has {
 				continue
 			}
 		}
 		if err := s.Conn.Exec(ctx, st.SQL); err != nil {
+			// Services migrate at once at start-up: another may have added
+			// the column between the look-up and the ALTER.
+			if c := st.UnlessColumn; c[2] != "" {
+				if has, herr := s.hasColumn(ctx, c); herr == nil && has {
+					continue
+				}
+			}
 			return fmt.Errorf("migrate %s: %w\n%s", st.File, err, firstLine(st.SQL))
 		}
 	}
@@ -282,6 +289,15 @@ func (s *Store) Migrate(ctx context.Context) error {
 	}
 	s.log.Info("clickhouse schema up to date", "statements", len(stmts), "backfills", len(fills))
 	return nil
+}
+
+// hasColumn reports whether column c (database, table, column) exists.
+func (s *Store) hasColumn(ctx context.Context, c [3]string) (bool, error) {
+	var n uint64
+	if err := s.Conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?", c[0], c[1], c[2]).Scan(&n); err != nil {
+		return false, fmt.Errorf("look up column %s.%s.%s: %w", c[0], c[1], c[2], err)
+	}
+	return n > 0, nil
 }
 
 func firstLine(s string) string {

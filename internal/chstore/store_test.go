@@ -33,6 +33,37 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	}
 }
 
+// TestConcurrentMigrate: services start together and migrate the same
+// database at once (make up, the benchmark); every Migrate succeeds, the
+// column look-up and its ALTER racing included.
+func TestConcurrentMigrate(t *testing.T) {
+	s := chtest.New(t)
+	ctx := context.Background()
+	for round := range 3 {
+		if err := s.Conn.Exec(ctx, "ALTER TABLE "+s.Table("features")+" DROP COLUMN set_id"); err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 4)
+		for range cap(errs) {
+			go func() {
+				cfg := chtest.Config()
+				cfg.Database = s.DB
+				o, err := chstore.Open(ctx, cfg, nil)
+				if err == nil {
+					err = o.Migrate(ctx)
+					o.Close()
+				}
+				errs <- err
+			}()
+		}
+		for range cap(errs) {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+	}
+}
+
 // TestAddColumnMigration: a database made before 0007 (crm.features
 // without set_id, rows with their names) gains the column; its old rows and
 // the new ones (names once in feature_sets) read alike through
