@@ -7,6 +7,7 @@ import (
 
 	"github.com/crmstream/crmstream/event"
 	"github.com/crmstream/crmstream/features"
+	"github.com/crmstream/crmstream/internal/benchcpu"
 	"github.com/crmstream/crmstream/windows"
 )
 
@@ -27,11 +28,13 @@ func BenchmarkUpdate(b *testing.B) {
 	st := set.NewState()
 	evs := benchEvents(4096)
 	b.ReportAllocs()
+	cpu := benchcpu.Now()
 	i := 0
 	for b.Loop() {
 		st.Update(&evs[i&4095])
 		i++
 	}
+	benchcpu.Report(b, cpu, "")
 }
 
 // BenchmarkVector: all lead features as of a time, into a reused Vector.
@@ -45,7 +48,9 @@ func BenchmarkVector(b *testing.B) {
 	var v features.Vector
 	now := windows.SecOf(evs[len(evs)-1].OccurredAt)
 	b.ReportAllocs()
+	cpu := benchcpu.Now()
 	for b.Loop() {
 		st.Vector(now, &v)
 	}
+	benchcpu.Report(b, cpu, "")
 }

@@ -3,9 +3,12 @@ package features
 import (
 	"errors"
 	"fmt"
+	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/crmstream/crmstream/event"
 	"github.com/crmstream/crmstream/windows"
 )
 
@@ -38,7 +41,29 @@ type Set struct {
 	catOf     []int      // per def: index in cats for LastStr, else −1
 
 	numNames []string // NumNames, made once: not a new list per feature row
+
+	// Compiled for the per-event path (State.Update, State.Vector): what
+	// would otherwise be found by scanning filters and definitions for
+	// every event.
+	byType  map[event.Type]typeFilters // filters of each event type
+	anyType typeFilters                // filters with no Types (every type)
+	grans   []windows.Span             // distinct ring granularities; ring.gran is grans[ring.gi]
+	life    []int                      // indexes of the lifetime (unwindowed) defs
+	wins    []winDef                   // per def: its window's bucket span, for windowed counts
 }
+
+// typeFilters are the filters an event type passes: mask for those that
+// need nothing else, prop for those whose property must still be checked.
+type typeFilters struct{ mask, prop uint32 }
+
+// winDef is a windowed count compiled: ring index and buckets covered.
+type winDef struct {
+	ring    int
+	buckets int // 0: not a windowed count
+}
+
+// maxGrans bounds the distinct ring granularities (a stack array per event).
+const maxGrans = 8
 
 type numFeature struct {
 	name      string
@@ -62,6 +87,7 @@ type catFeature struct {
 type ring struct {
 	filter int
 	gran   windows.Span
+	gi     int // index of gran in Set.grans
 	n      int // buckets kept: the largest window on this pair
 	width  int // bytes per counter: 1 for sub-day buckets, else 2
 	off    int
@@ -162,9 +188,14 @@ func NewSet(name, entity string, filters []Filter, defs []Def, derived []Derived
 		s.rings[r].n = max(s.rings[r].n, d.Window.buckets())
 		s.slots[i] = r
 	}
+	grans := map[windows.Span]bool{}
 	for i := range s.rings {
 		s.rings[i].off = s.size
 		s.size += s.rings[i].n * s.rings[i].width
+		grans[s.rings[i].gran] = true
+	}
+	if len(grans) > maxGrans {
+		errs = append(errs, fmt.Errorf("%d window granularities: at most %d", len(grans), maxGrans))
 	}
 	for i, d := range defs {
 		if d.Window.Size != 0 {
@@ -228,6 +259,7 @@ func NewSet(name, entity string, filters []Filter, defs []Def, derived []Derived
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("feature set %s: %w", name, err)
 	}
+	s.compile()
 	s.hash = s.fingerprint()
 	s.hashID = uint32(windows.HashString(s.hash))
 	s.numNames = make([]string, len(s.nums))
@@ -235,6 +267,61 @@ func NewSet(name, entity string, filters []Filter, defs []Def, derived []Derived
 		s.numNames[i] = n.name
 	}
 	return s, nil
+}
+
+// compile builds the per-event lookup tables of a valid Set.
+func (s *Set) compile() {
+	s.byType = map[event.Type]typeFilters{}
+	for i := range s.filters {
+		f := &s.filters[i]
+		bit := uint32(1) << i
+		add := func(tf typeFilters) typeFilters {
+			if f.Prop != "" {
+				tf.prop |= bit
+			} else {
+				tf.mask |= bit
+			}
+			return tf
+		}
+		if len(f.Types) == 0 {
+			s.anyType = add(s.anyType)
+			continue
+		}
+		for _, t := range f.Types {
+			s.byType[t] = add(s.byType[t])
+		}
+	}
+	for i := range s.rings {
+		r := &s.rings[i]
+		r.gi = slices.Index(s.grans, r.gran)
+		if r.gi < 0 {
+			r.gi = len(s.grans)
+			s.grans = append(s.grans, r.gran)
+		}
+	}
+	s.wins = make([]winDef, len(s.defs))
+	for i, d := range s.defs {
+		if d.Window.Size != 0 {
+			s.wins[i] = winDef{ring: s.slots[i], buckets: d.Window.buckets()}
+			continue
+		}
+		s.life = append(s.life, i)
+	}
+}
+
+// match returns the mask of the filters ev passes (Filter.Match of each).
+func (s *Set) match(ev *event.Event) uint32 {
+	tf := s.byType[ev.Type]
+	m, p := tf.mask|s.anyType.mask, tf.prop|s.anyType.prop
+	for p != 0 {
+		i := bits.TrailingZeros32(p)
+		p &= p - 1
+		f := &s.filters[i]
+		if slices.Contains(f.Values, ev.Properties.String(f.Prop)) {
+			m |= 1 << i
+		}
+	}
+	return m
 }
 
 func slotSize(a Agg) int {

@@ -30,9 +30,11 @@ type State struct {
 	// length + bytes: the id of the event that last set a categorical value,
 	// the categorical values in Set.CatNames order, then the recent event
 	// ids newest first. One allocation per key instead of a dozen strings
-	// saves their headers (16 B each). The string region is never written
-	// in place (Update builds a new buffer), so strings handed out by Vector
-	// stay valid.
+	// saves their headers (16 B each). The source and categorical values are
+	// never written in place (a change builds a new buffer), so those handed
+	// out by Vector stay valid; the recent ids are shifted in place when
+	// they fit (shiftRecent), so evidence ids are valid until the next
+	// Update.
 	buf []byte
 }
 
@@ -51,30 +53,32 @@ func (st *State) Empty() bool { return st.head == 0 }
 // take an event as long as its bucket is still inside the longest window of
 // its ring; "last" aggregates keep the value with the latest event time.
 // Events that match no filter leave the state unchanged. Update allocates
-// once (the packed strings) when the event matches a filter.
+// (the packed strings, once) only when the event changes a categorical
+// value or its id does not fit where the oldest evidence id was.
 func (st *State) Update(ev *event.Event) {
 	t := windows.SecOf(ev.OccurredAt)
 	if t == 0 {
 		return
 	}
 	set := st.set
-	var m uint32
-	for i := range set.filters {
-		if set.filters[i].Match(ev) {
-			m |= 1 << i
-		}
-	}
+	m := set.match(ev)
 	if m == 0 {
 		return
 	}
-	st.advance(t)
+	// bucket numbers of t and of the head, once per granularity (not per
+	// ring: divisions are most of the ring work)
+	var tb, hb [maxGrans]uint64
+	for gi, g := range set.grans {
+		tb[gi], hb[gi] = uint64(t)/uint64(g), uint64(st.head)/uint64(g)
+	}
+	st.advance(t, &tb, &hb)
 	for i := range set.rings {
 		r := &set.rings[i]
 		if m&(1<<r.filter) == 0 {
 			continue
 		}
-		b, hb := uint64(t)/uint64(r.gran), uint64(st.head)/uint64(r.gran)
-		if b+uint64(r.n) <= hb {
+		b, h := tb[r.gi], hb[r.gi]
+		if b+uint64(r.n) <= h {
 			continue // older than the longest window of this ring
 		}
 		p := r.off + int(b%uint64(r.n))*r.width
@@ -90,11 +94,8 @@ func (st *State) Update(ev *event.Event) {
 	st.parts(&ps)
 	nc, cchanged := len(set.cats), false
 	cats := ps[1 : 1+nc]
-	for i := range set.defs {
+	for _, i := range set.life {
 		d := &set.defs[i]
-		if d.Window.Size != 0 {
-			continue
-		}
 		p := set.slots[i]
 		if d.Agg == MaxRank {
 			cur := st.buf[p]
@@ -161,20 +162,54 @@ func (st *State) Update(ev *event.Event) {
 		}
 	}
 	// evidence: shift the ring of recent ids and their filter masks
-	var recent [recentIDs]string
-	copy(recent[:], ps[1+nc:])
-	copy(recent[1:], recent[:])
-	recent[0] = ev.ID
 	ro := set.recentOff
 	for j := recentIDs - 1; j > 0; j-- {
 		copy(st.buf[ro+4*j:ro+4*j+4], st.buf[ro+4*(j-1):ro+4*j])
 	}
 	binary.LittleEndian.PutUint32(st.buf[ro:], m)
+	if !cchanged && st.shiftRecent(ev.ID, &ps) {
+		return
+	}
+	var recent [recentIDs]string
+	copy(recent[:], ps[1+nc:])
+	copy(recent[1:], recent[:])
+	recent[0] = ev.ID
 	source := ps[0]
 	if cchanged {
 		source = ev.ID
 	}
 	st.pack(source, cats, recent[:])
+}
+
+// shiftRecent pushes id onto the recent ids in place, when the source and
+// categorical values are unchanged and the new ids fit the buffer's
+// capacity (ids of one length, as most sources send, always do): most
+// events then allocate nothing. Only the recent-id bytes are rewritten, so
+// the categorical values and source a Vector holds stay valid; its
+// evidence ids do not outlive the next Update. It reports false when the
+// strings must be rebuilt (pack).
+func (st *State) shiftRecent(id string, ps *[maxParts]string) bool {
+	size := st.set.size
+	if len(st.buf) == size {
+		return false // no packed strings yet
+	}
+	off := size // start of the recent ids
+	for _, p := range ps[:1+len(st.set.cats)] {
+		off += uvarintLen(len(p)) + len(p)
+	}
+	keep := 0 // bytes of the ids that stay: all but the oldest
+	for _, r := range ps[1+len(st.set.cats) : len(st.set.cats)+recentIDs] {
+		keep += uvarintLen(len(r)) + len(r)
+	}
+	head := uvarintLen(len(id)) + len(id)
+	n := off + head + keep
+	if n > cap(st.buf) {
+		return false
+	}
+	st.buf = st.buf[:n]
+	copy(st.buf[off+head:], st.buf[off:off+keep]) // memmove: the ranges overlap
+	copy(st.buf[binary.PutUvarint(st.buf[off:], uint64(len(id)))+off:], id)
+	return true
 }
 
 // strs is the packed-string region of buf, as a string (no copy).
@@ -194,13 +229,18 @@ func field(ev *event.Event, name string) string {
 }
 
 // advance moves the head to t, zeroing the buckets that leave the rings.
-func (st *State) advance(t windows.Sec) {
+// tb and hb hold the bucket numbers of t and of the head per granularity;
+// hb is moved to the new head's.
+func (st *State) advance(t windows.Sec, tb, hb *[maxGrans]uint64) {
 	if t <= st.head {
 		return
 	}
 	for i := range st.set.rings {
 		r := &st.set.rings[i]
-		ob, nb := uint64(st.head)/uint64(r.gran), uint64(t)/uint64(r.gran)
+		ob, nb := hb[r.gi], tb[r.gi]
+		if ob == nb && st.head != 0 {
+			continue
+		}
 		if st.head == 0 || nb-ob >= uint64(r.n) {
 			clear(st.buf[r.off : r.off+r.n*r.width])
 			continue
@@ -210,6 +250,7 @@ func (st *State) advance(t windows.Sec) {
 			clear(st.buf[p : p+r.width])
 		}
 	}
+	*hb = *tb
 	st.head = t
 }
 
@@ -222,26 +263,47 @@ func (st *State) Vector(now windows.Sec, dst *Vector) {
 	dst.reset(set, now)
 	var ps [maxParts]string
 	st.parts(&ps)
+	// bucket numbers of now and of the head, once per granularity
+	var nbs, hbs [maxGrans]uint64
+	for gi, g := range set.grans {
+		nbs[gi], hbs[gi] = uint64(now)/uint64(g), uint64(st.head)/uint64(g)
+	}
 	for i := range set.defs {
 		d := &set.defs[i]
-		r := &dst.raw[i]
+		r := &dst.raw[i] // not cleared by reset: each case sets what finalize reads
 		p := set.slots[i]
-		if d.Window.Size != 0 {
-			rg := &set.rings[p]
+		if wd := set.wins[i]; wd.buckets != 0 {
+			r.f = 0
 			if st.head == 0 {
 				continue
 			}
-			g := uint64(rg.gran)
-			nb, hb := uint64(now)/g, uint64(st.head)/g
-			lo := max(nb+1, uint64(d.Window.buckets())) - uint64(d.Window.buckets())
-			lo = max(lo, max(hb+1, uint64(rg.n))-uint64(rg.n))
+			rg := &set.rings[wd.ring]
+			n := uint64(rg.n)
+			nb, hb := nbs[rg.gi], hbs[rg.gi]
+			lo := max(nb+1, uint64(wd.buckets)) - uint64(wd.buckets)
+			lo = max(lo, max(hb+1, n)-n)
+			hi := min(nb, hb)
+			if lo > hi {
+				continue
+			}
+			// at most n buckets (lo > hb−n): walk the ring from lo's slot
+			// with a wrap instead of a division per bucket
+			k, cnt := int(lo%n), int(hi-lo+1)
+			ring := st.buf[rg.off : rg.off+rg.n*rg.width]
 			var sum uint64
-			for b := lo; b <= min(nb, hb); b++ {
-				q := rg.off + int(b%uint64(rg.n))*rg.width
-				if rg.width == 1 {
-					sum += uint64(st.buf[q])
-				} else {
-					sum += uint64(binary.LittleEndian.Uint16(st.buf[q:]))
+			if rg.width == 1 {
+				for ; cnt > 0; cnt-- {
+					sum += uint64(ring[k])
+					if k++; k == rg.n {
+						k = 0
+					}
+				}
+			} else {
+				for ; cnt > 0; cnt-- {
+					sum += uint64(binary.LittleEndian.Uint16(ring[2*k:]))
+					if k++; k == rg.n {
+						k = 0
+					}
 				}
 			}
 			r.f = float64(sum)

@@ -14,9 +14,10 @@ import (
 //
 // A Vector is reusable: State.Vector and Set.FromRow overwrite it and reuse
 // its slices, so a scorer that keeps one Vector per worker scores without
-// allocating. Its strings (categorical values, evidence ids) are shared with
-// the State and stay valid after the State changes. Not safe for concurrent
-// use.
+// allocating. Its strings are shared with the State: categorical values
+// stay valid after the State changes, evidence ids (NumEvidence,
+// CatEvidence) only until the State's next Update (copy them to keep them).
+// Not safe for concurrent use.
 type Vector struct {
 	Set     *Set
 	At      windows.Sec // the time the features are "as of"
@@ -46,8 +47,7 @@ func (v *Vector) reset(set *Set, at windows.Sec) {
 	v.Cat = resize(v.Cat, len(set.cats))
 	v.CatHash = resize(v.CatHash, len(set.cats))
 	v.In = resize(v.In, len(set.nums))
-	v.raw = resize(v.raw, len(set.defs))
-	clear(v.raw)
+	v.raw = resize(v.raw, len(set.defs)) // not cleared: its writers set every field finalize reads
 	v.recent = [recentIDs]string{}
 	v.recentMask = [recentIDs]uint32{}
 	v.source = ""
