@@ -139,13 +139,70 @@ func appendFloat(dst []byte, f float64) []byte {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return append(dst, '0')
 	}
-	return strconv.AppendFloat(dst, math.Round(f*1e4)/1e4, 'g', -1, 64)
+	k := math.Round(f * 1e4)
+	if math.Abs(k) < 1e10 {
+		return appendTenThousandths(dst, k)
+	}
+	return strconv.AppendFloat(dst, k/1e4, 'g', -1, 64)
+}
+
+// appendTenThousandths appends k/1e4 (|k| < 1e10, an integer) as
+// strconv.AppendFloat(dst, k/1e4, 'g', -1, 64) does, at a fraction of its
+// cost: below 1e6 that format is plain decimal (no exponent), and the
+// shortest decimal that reads back as the double nearest k/1e4 is k/1e4
+// itself with its trailing zeros dropped (doubles there are far closer
+// together than 1e-4, so no shorter decimal maps to the same one).
+func appendTenThousandths(dst []byte, k float64) []byte {
+	if k < 0 || k == 0 && math.Signbit(k) {
+		dst = append(dst, '-') // k/1e4 of −0 is −0, which 'g' writes "-0"
+		k = -k
+	}
+	n := uint64(k)
+	dst = strconv.AppendUint(dst, n/10000, 10)
+	frac := n % 10000
+	if frac == 0 {
+		return dst
+	}
+	var d [5]byte
+	d[0] = '.'
+	for i := 4; i >= 1; i-- {
+		d[i] = byte('0' + frac%10)
+		frac /= 10
+	}
+	end := 5
+	for d[end-1] == '0' {
+		end--
+	}
+	return append(dst, d[:end]...)
 }
 
 // appendString appends s as a JSON string.
 func appendString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
+	// plain ASCII (ids, feature names, most values) is copied as is
+	for i := 0; i < len(s); i++ {
+		if !plainJSON[s[i]] {
+			return appendStringEscaped(append(append(dst, '"'), s[:i]...), s[i:])
+		}
+	}
 	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
+// plainJSON marks the bytes a JSON string holds as they are: printable
+// ASCII but the quote and the backslash.
+var plainJSON = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// appendStringEscaped appends the rest s of a JSON string and its closing
+// quote, escaping quotes, backslashes and control characters and replacing
+// invalid UTF-8 with U+FFFD.
+func appendStringEscaped(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
 	for _, r := range s {
 		switch {
 		case r == '"' || r == '\\':
