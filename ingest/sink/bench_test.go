@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"testing"
 	"time"
 
@@ -35,10 +36,10 @@ func BenchmarkDecodeRow(b *testing.B) {
 		b.Run(fmt.Sprintf("pii=%v", pii), func(b *testing.B) {
 			recs := benchRecords(b, 1000)
 			s := &Sink{}
-			var hash func(string) string
+			var hash func([]byte, string) []byte
 			if pii {
 				s.cfg.PIIKey = []byte("0123456789abcdef")
-				hash = s.hash
+				hash = s.appendHash
 			}
 			b.ReportAllocs()
 			i := 0
@@ -136,4 +137,30 @@ func BenchmarkFlush(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64((benchcpu.Now()-start).Nanoseconds())/float64(b.N*len(recs)), "cpu-ns/row")
+}
+
+// BenchmarkBatchGC: the CPU of one GC cycle while a full default batch
+// (50,000 simulated events, decoded as the sink does) waits for its insert:
+// what the batch costs every collection of the ingest process.
+func BenchmarkBatchGC(b *testing.B) {
+	recs := relayed(b, 50_000)
+	var c columns
+	var e event.Event
+	for _, r := range recs {
+		props, err := event.DecodeViewValid(&e, r.Value)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.add(r, &e, props, nil)
+	}
+	recs = nil // the batch alone holds them, as in the sink
+	e = event.Event{}
+	runtime.GC()
+	b.ReportAllocs()
+	start := benchcpu.Now()
+	for b.Loop() {
+		runtime.GC()
+	}
+	benchcpu.Report(b, start, "")
+	runtime.KeepAlive(&c)
 }

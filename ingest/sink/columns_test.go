@@ -46,9 +46,28 @@ func TestColumns(t *testing.T) {
 		r.Partition = int32(i % 2)
 		recs, evs = append(recs, r), append(evs, e)
 	}
-	for round := range 2 { // the second round reuses the buffers
+	// Round 0 adds events that own their strings (copied to the arena),
+	// round 1 events that view their records (as the sink decodes them),
+	// reusing the buffers.
+	for round := range 2 {
 		for i := range recs {
-			c.add(recs[i], &evs[i], nil, nil)
+			if round == 0 {
+				c.add(recs[i], &evs[i], nil, nil)
+				continue
+			}
+			var e event.Event
+			props, err := event.DecodeViewValid(&e, recs[i].Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.add(recs[i], &e, props, nil)
+		}
+		for i := range c.len() {
+			for _, k := range []int{cID, cLead, cEmail, cProps} {
+				if sp := c.str[k][i]; sp.inArena != (round == 0) {
+					t.Errorf("round %d row %d column %d: in the arena %v", round, i, k, sp.inArena)
+				}
+			}
 		}
 		c.remove(1)
 		c.filter(func(i int) bool { return c.recs[i].Partition == 0 }) // rows 0 and 2 are left
@@ -63,10 +82,9 @@ func TestColumns(t *testing.T) {
 				t.Errorf("round %d row %d:\n got %s\nwant %s", round, i, got, w)
 			}
 		}
-		c.stamp(now)
 		// The whole batch, then its second row alone (as a block).
 		for _, blk := range []struct{ lo, hi int }{{0, 2}, {1, 2}} {
-			cols := c.appendTo(nil, blk.lo, blk.hi)
+			cols := c.appendTo(nil, blk.lo, blk.hi, now)
 			if len(cols) != 18 {
 				t.Fatalf("%d columns, want 18", len(cols))
 			}
@@ -82,8 +100,8 @@ func TestColumns(t *testing.T) {
 			}
 		}
 		c.reset()
-		if c.len() != 0 || len(c.props) != 0 {
-			t.Fatalf("reset left %d rows, %d property bytes", c.len(), len(c.props))
+		if c.len() != 0 || len(c.arena) != 0 {
+			t.Fatalf("reset left %d rows, %d arena bytes", c.len(), len(c.arena))
 		}
 	}
 }
@@ -136,15 +154,27 @@ func TestSinkStoresEveryColumn(t *testing.T) {
 func TestHash(t *testing.T) {
 	key := []byte("0123456789abcdef")
 	s := &Sink{cfg: Config{PIIKey: key}}
-	for _, v := range []string{"ann@example.com", "+4930123456", "", "Ann Lee", "ann@example.com", strings.Repeat("x", 300)} {
+	var c columns
+	rec := &kgo.Record{Value: []byte(`{}`)}
+	values := []string{"ann@example.com", "+4930123456", "", "Ann Lee", "ann@example.com", strings.Repeat("x", 300)}
+	for _, v := range values {
+		e := event.Event{ID: "e", Contact: event.Contact{Email: v, Phone: v, Name: v, Company: v}}
+		c.add(rec, &e, nil, s.appendHash)
+	}
+	for i, v := range values {
 		want := ""
 		if v != "" {
 			m := hmac.New(sha256.New, key)
 			m.Write([]byte(v))
 			want = hex.EncodeToString(m.Sum(nil)[:16])
 		}
-		if got := s.hash(v); got != want {
-			t.Errorf("hash(%q) = %q, want %q", v, got, want)
+		for _, k := range []int{cEmail, cPhone, cName} {
+			if got := c.text(i, c.str[k][i]); got != want {
+				t.Errorf("row %d column %d: %q hashed to %q, want %q", i, k, v, got, want)
+			}
+		}
+		if got := c.text(i, c.str[cCompany][i]); got != v {
+			t.Errorf("row %d: company %q stored as %q", i, v, got)
 		}
 	}
 }

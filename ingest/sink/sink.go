@@ -261,12 +261,15 @@ func (s *Sink) add(recs []*kgo.Record) {
 	if len(s.offsets) == 0 {
 		s.first = now
 	}
-	var pseudonymize func(string) string
+	var pseudonymize func([]byte, string) []byte
 	if len(s.cfg.PIIKey) > 0 {
-		pseudonymize = s.hash
+		pseudonymize = s.appendHash
+	}
+	if s.rows.len() == 0 {
+		s.rows.reserve(s.cfg.BatchRows)
 	}
 	// e's strings (and the properties JSON) view the record's value; a row
-	// keeps both (the record for its partition and dead letter) until the
+	// keeps the record (for its bytes, partition and dead letter) until the
 	// insert.
 	e := &s.e
 	for _, r := range recs {
@@ -386,7 +389,6 @@ func (s *Sink) insertRows(ctx context.Context) error {
 	}
 	defer b.Close()
 	now := s.cfg.Now().UTC()
-	s.rows.stamp(now)
 	defer clear(s.cols)
 	n := s.rows.len()
 	for lo := 0; lo < n; lo += blockRows {
@@ -395,7 +397,7 @@ func (s *Sink) insertRows(ctx context.Context) error {
 				return fmt.Errorf("send block: %w", err)
 			}
 		}
-		s.cols = s.rows.appendTo(s.cols[:0], lo, min(lo+blockRows, n))
+		s.cols = s.rows.appendTo(s.cols[:0], lo, min(lo+blockRows, n), now)
 		for i, col := range s.cols {
 			if err := b.Column(i).Append(col); err != nil {
 				// A failed Append poisons the batch: abort its INSERT
@@ -520,20 +522,15 @@ func (s *Sink) dropLocked(parts []int32) {
 	s.dead = keptDead
 }
 
-// hash pseudonymizes one personal value; empty stays empty.
-// The MAC is kept and reset per value (one allocation per value, the
-// result, instead of 5–6); s.mu is held, as add holds it.
-func (s *Sink) hash(v string) string {
-	if v == "" {
-		return ""
-	}
+// appendHash appends the pseudonym of one personal value to dst. The MAC
+// is kept and reset per value, and the hex goes straight into dst: no
+// allocation. s.mu is held, as add holds it.
+func (s *Sink) appendHash(dst []byte, v string) []byte {
 	if s.mac == nil {
 		s.mac = hmac.New(sha256.New, s.cfg.PIIKey)
 	}
 	s.mac.Reset()
 	s.mac.Write(unsafe.Slice(unsafe.StringData(v), len(v))) // read only
 	var sum [sha256.Size]byte
-	out := make([]byte, 32)
-	hex.Encode(out, s.mac.Sum(sum[:0])[:16])
-	return unsafe.String(&out[0], len(out))
+	return hex.AppendEncode(dst, s.mac.Sum(sum[:0])[:16])
 }
