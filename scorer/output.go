@@ -62,13 +62,14 @@ type LateEvent struct {
 }
 
 // FeatureRow is one row of crm.features: the vector a score was computed
-// from.
+// from. Its names go once per set to crm.feature_sets (the row carries the
+// set's id); crm.features_named shows rows with their names.
 type FeatureRow struct {
 	Entity    string // "lead" or "account"
 	EntityID  string
 	EventID   string
 	EventTime time.Time
-	Names     []string // shared, never mutated
+	Names     []string // shared by every row of its set and never mutated: CHSink hashes it once per slice
 	Values    []float64
 	Quiet     bool // its score row is Quiet: not written
 }
