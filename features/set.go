@@ -45,16 +45,75 @@ type Set struct {
 	// Compiled for the per-event path (State.Update, State.Vector): what
 	// would otherwise be found by scanning filters and definitions for
 	// every event.
-	byType  map[event.Type]typeFilters // filters of each event type
-	anyType typeFilters                // filters with no Types (every type)
-	grans   []windows.Span             // distinct ring granularities; ring.gran is grans[ring.gi]
-	life    []int                      // indexes of the lifetime (unwindowed) defs
-	wins    []winDef                   // per def: its window's bucket span, for windowed counts
+	byType  typeTable      // filters of each event type
+	anyType typeFilters    // filters with no Types (every type)
+	grans   []windows.Span // distinct ring granularities; ring.gran is grans[ring.gi]
+	life    []int          // indexes of the lifetime (unwindowed) defs
+	wins    []winDef       // per def: its window's bucket span, for windowed counts
 }
 
 // typeFilters are the filters an event type passes: mask for those that
 // need nothing else, prop for those whose property must still be checked.
 type typeFilters struct{ mask, prop uint32 }
+
+// typeTable maps event types to their filters: an open-addressing table
+// on a hash of a few bytes of the type, cheaper per event than a map's hash
+// of the whole string. Built once (entry), then read-only (get).
+type typeTable struct {
+	slots [typeSlots]typeSlot
+	empty typeSlot // the type "" (an empty slot's mark)
+}
+
+type typeSlot struct {
+	t  event.Type // "" = empty
+	tf typeFilters
+}
+
+// typeSlots is a power of two well above the event types a Set names (36
+// built-in ones), so probes stay short; more types than this would loop in
+// entry, so NewSet bounds them (maxTypes).
+const (
+	typeSlots = 256
+	maxTypes  = typeSlots / 2
+)
+
+func typeHash(t event.Type) int {
+	n := len(t)
+	if n == 0 {
+		return 0
+	}
+	return (n*131 + int(t[0])*31 + int(t[n/2])*7 + int(t[n-1])) & (typeSlots - 1)
+}
+
+// entry returns the slot of t, claiming an empty one for a new type.
+func (tt *typeTable) entry(t event.Type) *typeSlot {
+	if t == "" {
+		return &tt.empty
+	}
+	for i := typeHash(t); ; i = (i + 1) & (typeSlots - 1) {
+		e := &tt.slots[i]
+		if e.t == t || e.t == "" {
+			e.t = t
+			return e
+		}
+	}
+}
+
+// get returns the filters of t (none for a type no filter names).
+func (tt *typeTable) get(t event.Type) typeFilters {
+	if t == "" {
+		return tt.empty.tf
+	}
+	for i := typeHash(t); ; i = (i + 1) & (typeSlots - 1) {
+		e := &tt.slots[i]
+		if e.t == t {
+			return e.tf
+		}
+		if e.t == "" {
+			return typeFilters{}
+		}
+	}
+}
 
 // winDef is a windowed count compiled: ring index and buckets covered.
 type winDef struct {
@@ -123,6 +182,15 @@ func NewSet(name, entity string, filters []Filter, defs []Def, derived []Derived
 			errs = append(errs, fmt.Errorf("filter %q: Prop without Values", f.Name))
 		}
 		fidx[f.Name] = i
+	}
+	types := map[event.Type]bool{}
+	for _, f := range filters {
+		for _, t := range f.Types {
+			types[t] = true
+		}
+	}
+	if len(types) > maxTypes {
+		errs = append(errs, fmt.Errorf("%d event types in filters: at most %d", len(types), maxTypes))
 	}
 	seen := map[string]bool{}
 	s.slots = make([]int, len(defs))
@@ -271,7 +339,6 @@ func NewSet(name, entity string, filters []Filter, defs []Def, derived []Derived
 
 // compile builds the per-event lookup tables of a valid Set.
 func (s *Set) compile() {
-	s.byType = map[event.Type]typeFilters{}
 	for i := range s.filters {
 		f := &s.filters[i]
 		bit := uint32(1) << i
@@ -288,7 +355,8 @@ func (s *Set) compile() {
 			continue
 		}
 		for _, t := range f.Types {
-			s.byType[t] = add(s.byType[t])
+			e := s.byType.entry(t)
+			e.tf = add(e.tf)
 		}
 	}
 	for i := range s.rings {
@@ -311,7 +379,7 @@ func (s *Set) compile() {
 
 // match returns the mask of the filters ev passes (Filter.Match of each).
 func (s *Set) match(ev *event.Event) uint32 {
-	tf := s.byType[ev.Type]
+	tf := s.byType.get(ev.Type)
 	m, p := tf.mask|s.anyType.mask, tf.prop|s.anyType.prop
 	for p != 0 {
 		i := bits.TrailingZeros32(p)

@@ -151,7 +151,9 @@ func (st *State) Update(ev *event.Event) {
 		case Decay:
 			at := windows.Sec(binary.LittleEndian.Uint32(st.buf[p:]))
 			v := float64(math.Float32frombits(binary.LittleEndian.Uint32(st.buf[p+4:])))
-			if t >= at {
+			if t == at {
+				v++ // 2^−0 = 1
+			} else if t > at {
 				v = v*math.Exp2(-float64(t-at)/float64(d.HalfLife)) + 1
 				at = t
 			} else {
@@ -286,26 +288,11 @@ func (st *State) Vector(now windows.Sec, dst *Vector) {
 			if lo > hi {
 				continue
 			}
-			// at most n buckets (lo > hb−n): walk the ring from lo's slot
-			// with a wrap instead of a division per bucket
-			k, cnt := int(lo%n), int(hi-lo+1)
+			// at most n buckets (lo > hb−n): the whole ring (the usual
+			// case: a window as long as its ring, as of its head), or a walk
+			// from lo's slot with a wrap instead of a division per bucket
 			ring := st.buf[rg.off : rg.off+rg.n*rg.width]
-			var sum uint64
-			if rg.width == 1 {
-				for ; cnt > 0; cnt-- {
-					sum += uint64(ring[k])
-					if k++; k == rg.n {
-						k = 0
-					}
-				}
-			} else {
-				for ; cnt > 0; cnt-- {
-					sum += uint64(binary.LittleEndian.Uint16(ring[2*k:]))
-					if k++; k == rg.n {
-						k = 0
-					}
-				}
-			}
+			sum := ringSum(ring, rg.width, lo, int(hi-lo+1))
 			r.f = float64(sum)
 			continue
 		}
@@ -337,6 +324,67 @@ func (st *State) Vector(now windows.Sec, dst *Vector) {
 	dst.source = ps[0]
 }
 
+// ringSum sums the cnt counters of width bytes (1 or 2) of a ring from the
+// slot of bucket lo, wrapping.
+func ringSum(ring []byte, width int, lo uint64, cnt int) uint64 {
+	n := len(ring) / width
+	if cnt == n {
+		if width == 1 {
+			return sumBytes(ring)
+		}
+		return sumUint16s(ring)
+	}
+	k := int(lo % uint64(n))
+	var sum uint64
+	if width == 1 {
+		for ; cnt > 0; cnt-- {
+			sum += uint64(ring[k])
+			if k++; k == n {
+				k = 0
+			}
+		}
+		return sum
+	}
+	for ; cnt > 0; cnt-- {
+		sum += uint64(binary.LittleEndian.Uint16(ring[2*k:]))
+		if k++; k == n {
+			k = 0
+		}
+	}
+	return sum
+}
+
+// sumBytes adds the bytes of b, eight at a time: pairs into four 16-bit
+// lanes (≤ 510 each), whose sum (≤ 2040) a multiply gathers in the top lane.
+func sumBytes(b []byte) uint64 {
+	const pairs, lanes = 0x00ff00ff00ff00ff, 0x0001000100010001
+	var sum uint64
+	for ; len(b) >= 8; b = b[8:] {
+		x := binary.LittleEndian.Uint64(b)
+		x = x&pairs + x>>8&pairs
+		sum += x * lanes >> 48
+	}
+	for _, c := range b {
+		sum += uint64(c)
+	}
+	return sum
+}
+
+// sumUint16s adds the little-endian uint16s of b, four at a time.
+func sumUint16s(b []byte) uint64 {
+	const pairs = 0x0000ffff0000ffff
+	var sum uint64
+	for ; len(b) >= 8; b = b[8:] {
+		x := binary.LittleEndian.Uint64(b)
+		x = x&pairs + x>>16&pairs
+		sum += x&0xffffffff + x>>32
+	}
+	for ; len(b) >= 2; b = b[2:] {
+		sum += uint64(binary.LittleEndian.Uint16(b))
+	}
+	return sum
+}
+
 // maxParts bounds the packed strings: source, categorical values, recent ids.
 const maxParts = 1 + maxCats + recentIDs
 
@@ -344,7 +392,10 @@ const maxParts = 1 + maxCats + recentIDs
 func (st *State) parts(dst *[maxParts]string) {
 	s := st.strs()
 	for k := 0; k < maxParts && len(s) > 0; k++ {
-		n, w := binary.Uvarint(unsafe.Slice(unsafe.StringData(s), len(s)))
+		n, w := uint64(s[0]), 1 // lengths under 128 take one byte
+		if n >= 0x80 {
+			n, w = binary.Uvarint(unsafe.Slice(unsafe.StringData(s), len(s)))
+		}
 		if w <= 0 || uint64(len(s)-w) < n {
 			return
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 
 	"github.com/crmstream/crmstream/windows"
 )
@@ -30,6 +31,13 @@ type Vector struct {
 	recentMask [recentIDs]uint32 // the filters each matched
 	source     string            // id of the event that last set a categorical value
 	raw        []raw
+
+	// the categorical values last hashed and their hashes, for hashSet's
+	// categorical features: a worker's Vector goes from key to key, and
+	// keys share values (industry, company size, country…)
+	hashSet *Set
+	hashed  []string
+	hashes  []uint64
 }
 
 // raw is one definition's aggregate before finalization: the common ground
@@ -87,9 +95,9 @@ func (v *Vector) finalize() {
 		r := &v.raw[nf.def]
 		switch s.defs[nf.def].Agg {
 		case Distinct:
-			v.Num[i] = float64(windows.Distinct{B: r.b}.Estimate())
+			v.Num[i] = distinctEstimate[bits.OnesCount64(r.b[0])+bits.OnesCount64(r.b[1])]
 		case Decay:
-			if r.t == 0 || r.t > v.At {
+			if r.t == 0 || r.t >= v.At { // at its own time 2^−0 = 1: no Exp2
 				v.Num[i] = r.f
 			} else {
 				v.Num[i] = r.f * math.Exp2(-float64(v.At-r.t)/float64(s.defs[nf.def].HalfLife))
@@ -109,10 +117,20 @@ func (v *Vector) finalize() {
 		c := &s.cats[i]
 		val := v.raw[c.def].s
 		v.Cat[i] = val
-		if val == "" {
+		switch {
+		case val == "":
 			v.CatHash[i] = 0
-		} else {
+		case v.hashSet == s && v.hashed[i] == val:
+			v.CatHash[i] = v.hashes[i]
+		default:
 			v.CatHash[i] = catHashFrom(c.prefix, val)
+			if v.hashSet != s {
+				v.hashSet = s
+				v.hashed = resize(v.hashed, len(s.cats))
+				v.hashes = resize(v.hashes, len(s.cats))
+				clear(v.hashed)
+			}
+			v.hashed[i], v.hashes[i] = val, v.CatHash[i]
 		}
 	}
 }
@@ -152,6 +170,27 @@ var log1pTable = func() (t [256]float64) {
 	return t
 }()
 
+// fresh is a Fresh transform of x ≤ 0: 0 for "never" (−1), 1 for now.
+func fresh(x float64) float64 {
+	if x < 0 {
+		return 0
+	}
+	return 1
+}
+
+// distinctEstimate is windows.Distinct.Estimate by the number of bits set
+// (all it depends on), as a float64: a lookup instead of a logarithm.
+var distinctEstimate = func() (t [129]float64) {
+	for n := range t {
+		var d windows.Distinct
+		for i := range n {
+			d.B[i>>6] |= 1 << (i & 63)
+		}
+		t[n] = float64(d.Estimate())
+	}
+	return t
+}()
+
 func apply(t Transform, x float64) float64 {
 	switch t {
 	case Log1p:
@@ -160,13 +199,13 @@ func apply(t Transform, x float64) float64 {
 		}
 		return math.Log1p(max(x, 0))
 	case Fresh7:
-		if x < 0 {
-			return 0
+		if x <= 0 { // e^−0 = 1: the vector at the event's own time
+			return fresh(x)
 		}
 		return math.Exp(-x / 7)
 	case Fresh30:
-		if x < 0 {
-			return 0
+		if x <= 0 {
+			return fresh(x)
 		}
 		return math.Exp(-x / 30)
 	case Clip01:

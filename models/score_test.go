@@ -1,6 +1,7 @@
 package models
 
 import (
+	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -85,4 +86,24 @@ func FuzzAppendString(f *testing.F) {
 			t.Fatalf("appendString(%q) = %s, want %s", s, got, want)
 		}
 	})
+}
+
+// TestPlainWord: every word with a byte to escape or outside ASCII is
+// caught, at every position, beside plain bytes of every value.
+func TestPlainWord(t *testing.T) {
+	for pos := range 8 {
+		for c := range 256 {
+			for _, fill := range []byte{' ', 'a', '~', '!', '#', '[', ']', 0x7f} {
+				var b [8]byte
+				for i := range b {
+					b[i] = fill
+				}
+				b[pos] = byte(c)
+				want := plainJSON[c] && plainJSON[fill]
+				if got := plainWord(binary.LittleEndian.Uint64(b[:])); got != want {
+					t.Fatalf("plainWord(%q) = %v, want %v", b, got, want)
+				}
+			}
+		}
+	}
 }
