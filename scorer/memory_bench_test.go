@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/crmstream/crmstream/event"
 	"github.com/crmstream/crmstream/models"
@@ -113,5 +114,14 @@ func writeHeapProfile(b *testing.B, path string) {
 	defer f.Close()
 	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// TestStateSize: a key's State plus the engine's 56 bytes of bookkeeping
+// fill one 352-byte size class (the next is 384): a field added here costs
+// 32 bytes per key unless another goes.
+func TestStateSize(t *testing.T) {
+	if n := unsafe.Sizeof(State{}); n > 352-56 {
+		t.Fatalf("State is %d bytes: with the engine's 56 the entry leaves the 352-byte size class", n)
 	}
 }

@@ -26,10 +26,11 @@ const (
 // State is everything the scorer keeps per key (lead, else account). It is
 // owned by the partition's worker goroutine.
 //
-// It is sized with the engine's bookkeeping so that one key is one 384-byte
-// allocation (plus its rule or feature state): the account and owner ids
-// live once, in Alerts (owner ids interned per partition), and no field
-// keeps a view into an input record alive.
+// It is sized with the engine's bookkeeping (56 bytes) so that one key is
+// one 352-byte allocation (plus its rule or feature state; TestStateSize
+// keeps it there): the account and owner ids live once, in Alerts (owner
+// ids interned per partition), and no field keeps a view into an input
+// record alive.
 type State struct {
 	// Offset is 1 + the input offset of the newest record applied to this
 	// key. After a restore, records the key already reflects are skipped,

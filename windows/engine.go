@@ -114,10 +114,15 @@ type keyMeta struct {
 	key    string             // a copy of its own: never a view into an input record
 	last   Sec                // newest event time of the key (eviction)
 	timers [MaxTimers + 1]Sec // due time per slot; 0 = none
-	armed  [MaxTimers + 1]Sec // time of the live heap item per slot; 0 = none
-	dirty  bool               // changed since the last Checkpoint
-	gone   bool               // deleted or evicted
-	del    bool               // Ctx.Delete was called
+	// armed has a bit per slot: the timer heap holds an item that stands
+	// for the slot's timer, at or before its due time (setSlot, fire). A
+	// bit instead of the item's time keeps an entry of the scorer in the
+	// 352-byte size class instead of 384: it may cost an extra heap item
+	// now and then (a timer moved earlier, or set again after a clear).
+	armed uint8
+	dirty bool // changed since the last Checkpoint
+	gone  bool // deleted or evicted
+	del   bool // Ctx.Delete was called
 }
 
 type entry[S any] struct {
@@ -291,18 +296,20 @@ func (e *Engine[S, E]) fire() {
 	for len(e.heap) > 0 && e.heap[0].at <= e.wm {
 		it := e.heap.pop()
 		en := it.e
-		if en.gone || en.armed[it.slot] != it.at {
-			continue // stale: the timer moved earlier or the key is gone
+		bit := uint8(1) << it.slot
+		if en.gone || en.armed&bit == 0 {
+			continue // stale: another item stood for the slot, or the key is gone
 		}
-		en.armed[it.slot] = 0
+		en.armed &^= bit
 		due := en.timers[it.slot]
 		if due == 0 {
 			continue // cleared
 		}
 		if due != it.at {
-			// Moved later since this item was pushed: re-arm at its time
+			// Moved later since this item was pushed (an earlier time has an
+			// item of its own, popped before this one): re-arm at its time
 			// (even when already due, to keep firing in time order).
-			en.armed[it.slot] = due
+			en.armed |= bit
 			e.heap.push(timerItem[S]{at: due, slot: it.slot, hash: HashString(en.key), e: en})
 			continue
 		}
@@ -369,13 +376,22 @@ func (e *Engine[S, E]) touch(en *entry[S]) {
 }
 
 // setSlot sets the due time of a timer slot (0 clears it).
+//
+// An armed slot whose timer moves later keeps its item, which re-arms at
+// the new time when it pops (timers that move on every event push
+// nothing). Otherwise — no item, a timer moved earlier, or set after a
+// clear (the item's time is not known then) — an item is pushed at the new
+// time; an item left behind that way is skipped or re-armed when it pops,
+// and the timer still fires once, at its time.
 func (e *Engine[S, E]) setSlot(en *entry[S], slot int, at Sec) {
+	prev := en.timers[slot]
 	en.timers[slot] = at
 	if at == 0 {
 		return // the armed item, if any, is skipped when it pops
 	}
-	if en.armed[slot] == 0 || at < en.armed[slot] {
-		en.armed[slot] = at
+	bit := uint8(1) << slot
+	if en.armed&bit == 0 || prev == 0 || at < prev {
+		en.armed |= bit
 		e.heap.push(timerItem[S]{at: at, slot: uint8(slot), hash: HashString(en.key), e: en})
 	}
 }

@@ -133,7 +133,7 @@ func (e *Engine[S, E]) Restore(key string, value []byte) error {
 	e.keys[en.key] = en
 	for i, t := range en.timers {
 		if t != 0 {
-			en.armed[i] = t
+			en.armed |= 1 << i
 			e.heap.push(timerItem[S]{at: t, slot: uint8(i), hash: HashString(en.key), e: en})
 		}
 	}

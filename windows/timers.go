@@ -13,8 +13,8 @@ const MaxTimers = 7
 const evictSlot = MaxTimers // internal: idle-key eviction
 
 // timerItem is one entry of a partition's timer heap. Items are not removed
-// when a timer moves; a stale item (its time no longer the slot's armed time)
-// is skipped when popped. Moving a timer later, the common case (inactivity
+// when a timer moves; a stale item is skipped (or re-armed at its slot's
+// due time) when popped: see keyMeta.armed and Engine.setSlot. Moving a timer later, the common case (inactivity
 // timers move on every event), therefore pushes nothing.
 type timerItem[S any] struct {
 	at   Sec
