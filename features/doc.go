@@ -43,6 +43,18 @@
 // States snapshot to bytes (AppendBinary, RestoreState) for the scorer's
 // changelog.
 //
+// # Per-event cost
+//
+// NewSet compiles what Update and Vector would otherwise search per event:
+// the filters of each event type (a small hash table), the distinct bucket
+// granularities (one division each per event, not one per ring or bucket)
+// and the lifetime definitions. Vector sums a window that spans its whole
+// ring a machine word at a time. Update allocates only when a categorical
+// value changes or a new event id does not fit where the oldest one was:
+// the evidence ids are shifted in place, which is why a Vector's evidence
+// ids are valid only until the State's next Update. TestVectorGolden pins
+// every output to the checksum of the straightforward implementation.
+//
 // # Decay
 //
 // A Decay feature is Σ 2^(−age/HalfLife) over its events: engagement that

@@ -75,3 +75,18 @@ func TestRingSums(t *testing.T) {
 		}
 	}
 }
+
+func TestCatIndex(t *testing.T) {
+	acct, err := Account()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for want, name := range acct.CatNames() {
+		if i, ok := acct.CatIndex(name); !ok || i != want {
+			t.Errorf("CatIndex(%q) = %d, %v; want %d", name, i, ok, want)
+		}
+	}
+	if i, ok := acct.CatIndex("mrr"); ok {
+		t.Errorf("CatIndex(mrr) = %d: mrr is numeric", i)
+	}
+}

@@ -449,6 +449,17 @@ func (s *Set) CatNames() []string {
 	return out
 }
 
+// CatIndex returns the position of the categorical feature name in
+// Vector.Cat (a scan of at most 16 names: no allocation, unlike CatNames).
+func (s *Set) CatIndex(name string) (int, bool) {
+	for i := range s.cats {
+		if s.cats[i].name == name {
+			return i, true
+		}
+	}
+	return -1, false
+}
+
 // NumName returns the name of numeric feature i.
 func (s *Set) NumName(i int) string { return s.nums[i].name }
 

@@ -160,22 +160,25 @@ func appendTenThousandths(dst []byte, k float64) []byte {
 		k = -k
 	}
 	n := uint64(k)
-	dst = strconv.AppendUint(dst, n/10000, 10)
-	frac := n % 10000
-	if frac == 0 {
+	ip, frac := n/10000, n%10000
+	if ip < 10 {
+		dst = append(dst, byte('0'+ip))
+	} else {
+		dst = strconv.AppendUint(dst, ip, 10)
+	}
+	// four decimals without their trailing zeros, appended byte by byte
+	d1, d2, d3, d4 := byte('0'+frac/1000), byte('0'+frac/100%10), byte('0'+frac/10%10), byte('0'+frac%10)
+	switch {
+	case frac == 0:
 		return dst
+	case d4 != '0':
+		return append(dst, '.', d1, d2, d3, d4)
+	case d3 != '0':
+		return append(dst, '.', d1, d2, d3)
+	case d2 != '0':
+		return append(dst, '.', d1, d2)
 	}
-	var d [5]byte
-	d[0] = '.'
-	for i := 4; i >= 1; i-- {
-		d[i] = byte('0' + frac%10)
-		frac /= 10
-	}
-	end := 5
-	for d[end-1] == '0' {
-		end--
-	}
-	return append(dst, d[:end]...)
+	return append(dst, '.', d1)
 }
 
 // appendString appends s as a JSON string.
