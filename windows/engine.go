@@ -296,12 +296,12 @@ func (e *Engine[S, E]) fire() {
 	for len(e.heap) > 0 && e.heap[0].at <= e.wm {
 		it := e.heap.pop()
 		en := it.e
-		bit := uint8(1) << it.slot
+		bit := uint8(1) << it.slot()
 		if en.gone || en.armed&bit == 0 {
 			continue // stale: another item stood for the slot, or the key is gone
 		}
 		en.armed &^= bit
-		due := en.timers[it.slot]
+		due := en.timers[it.slot()]
 		if due == 0 {
 			continue // cleared
 		}
@@ -310,11 +310,11 @@ func (e *Engine[S, E]) fire() {
 			// item of its own, popped before this one): re-arm at its time
 			// (even when already due, to keep firing in time order).
 			en.armed |= bit
-			e.heap.push(timerItem[S]{at: due, slot: it.slot, hash: HashString(en.key), e: en})
+			e.heap.push(newTimerItem(en, due, it.slot()))
 			continue
 		}
-		en.timers[it.slot] = 0
-		if it.slot == evictSlot {
+		en.timers[it.slot()] = 0
+		if it.slot() == evictSlot {
 			e.maybeEvict(en)
 			continue
 		}
@@ -324,7 +324,7 @@ func (e *Engine[S, E]) fire() {
 		// had moved in small steps: what a timer does cannot depend on how
 		// far the watermark jumped (a replay jumps, a live partition creeps).
 		e.ctx.reset(&en.keyMeta, due, due)
-		e.h.Timer(&e.ctx, &en.state, TimerKind(it.slot))
+		e.h.Timer(&e.ctx, &en.state, TimerKind(it.slot()))
 		e.touch(en)
 	}
 }
@@ -392,7 +392,7 @@ func (e *Engine[S, E]) setSlot(en *entry[S], slot int, at Sec) {
 	bit := uint8(1) << slot
 	if en.armed&bit == 0 || prev == 0 || at < prev {
 		en.armed |= bit
-		e.heap.push(timerItem[S]{at: at, slot: uint8(slot), hash: HashString(en.key), e: en})
+		e.heap.push(newTimerItem(en, at, uint8(slot)))
 	}
 }
 

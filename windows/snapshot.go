@@ -134,7 +134,7 @@ func (e *Engine[S, E]) Restore(key string, value []byte) error {
 	for i, t := range en.timers {
 		if t != 0 {
 			en.armed |= 1 << i
-			e.heap.push(timerItem[S]{at: t, slot: uint8(i), hash: HashString(en.key), e: en})
+			e.heap.push(newTimerItem(en, t, uint8(i)))
 		}
 	}
 	return nil

@@ -216,3 +216,31 @@ func TestKeyMetaSize(t *testing.T) {
 		t.Fatalf("keyMeta is %d bytes, want 56", n)
 	}
 }
+
+// TestTimerItemOrder: items order by time, key hash, key and slot — also
+// when the hash bits an item holds agree and the whole hashes decide.
+func TestTimerItemOrder(t *testing.T) {
+	type it = timerItem[struct{}]
+	var ens []*entry[struct{}]
+	for i := range 50 {
+		ens = append(ens, &entry[struct{}]{keyMeta: keyMeta{key: fmt.Sprintf("key-%d", i)}})
+	}
+	want := func(a, b it) bool {
+		return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(HashString(a.e.key), HashString(b.e.key)),
+			cmp.Compare(a.e.key, b.e.key), cmp.Compare(a.slot(), b.slot())) < 0
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		a := newTimerItem(ens[r.IntN(len(ens))], Sec(r.IntN(3)), uint8(r.IntN(8)))
+		b := newTimerItem(ens[r.IntN(len(ens))], Sec(r.IntN(3)), uint8(r.IntN(8)))
+		if r.IntN(2) == 0 { // the held hash bits agree: the whole hashes decide
+			a.hs, b.hs = 8|uint32(a.slot()), 8|uint32(b.slot())
+		}
+		if got := a.less(b); got != want(a, b) {
+			t.Fatalf("%s/%d@%d < %s/%d@%d: %v", a.e.key, a.slot(), a.at, b.e.key, b.slot(), b.at, got)
+		}
+	}
+	if n := unsafe.Sizeof(it{}); n != 16 {
+		t.Fatalf("timerItem is %d bytes, want 16", n)
+	}
+}
