@@ -194,7 +194,7 @@ var distinctEstimate = func() (t [129]float64) {
 func apply(t Transform, x float64) float64 {
 	switch t {
 	case Log1p:
-		if x >= 0 && x < float64(len(log1pTable)) && x == math.Trunc(x) {
+		if x >= 0 && x < float64(len(log1pTable)) && x == float64(int(x)) { // int(x) truncates: no Trunc call
 			return log1pTable[int(x)] // counts: most inputs are small integers
 		}
 		return math.Log1p(max(x, 0))
