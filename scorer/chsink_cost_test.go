@@ -68,9 +68,9 @@ func BenchmarkCHServer(b *testing.B) {
 			}
 			perEvent := float64((c.insert + c.merge).Microseconds()) / float64(len(evs))
 			totalPerEvent += perEvent
-			b.Logf("%-16s rows/event %.3f  inserts %3d  insert %6.2f µs/row  merge %6.2f µs/row  total %6.2f µs/row  = %5.2f µs/event  (null tables %.2f µs/event, parts %d)",
+			b.Logf("%-16s rows/event %.3f  inserts %3d  insert %6.2f µs/row  merge %6.2f µs/row  total %6.2f µs/row  = %5.2f µs/event  (null tables %.2f µs/event, parts %d; B/row inserted %.0f, read by merges %.0f)",
 				table, float64(c.rows)/float64(len(evs)), c.inserts, perRow(c.insert), perRow(c.merge), perRow(c.insert+c.merge), perEvent,
-				float64(c.other.Microseconds())/float64(len(evs)), c.parts)
+				float64(c.other.Microseconds())/float64(len(evs)), c.parts, float64(c.newBytes)/float64(max(c.rows, 1)), float64(c.mergedBytes)/float64(max(c.rows, 1)))
 		}
 	}
 	b.ReportMetric(totalPerEvent, "server-µs/event")
@@ -175,8 +175,11 @@ func (r *recordSink) Write(_ context.Context, b *Batch) error {
 // tableCost is one table's measured server cost.
 type tableCost struct {
 	rows, inserts, parts uint64
-	insert, merge        time.Duration // server CPU of the table's INSERTs, of the merges
-	other                time.Duration // the Null tables' INSERTs, not counted
+	// Uncompressed bytes inserted (query_log) and read by merges
+	// (part_log, when the server keeps it): less noisy than CPU time.
+	newBytes, mergedBytes uint64
+	insert, merge         time.Duration // server CPU of the table's INSERTs, of the merges
+	other                 time.Duration // the Null tables' INSERTs, not counted
 }
 
 var scorerTables = []string{"lead_scores", "lead_current", "churn_scores", "account_current", "features", "late_events"}
@@ -242,7 +245,7 @@ func measureTable(b *testing.B, ctx context.Context, pid string, idle float64, t
 		b.Fatal(err)
 	}
 	var c tableCost
-	rows, err := store.Conn.Query(ctx, `SELECT extract(query, '^INSERT INTO [a-z0-9_]+\\.([a-z_]+)') AS t, count(), sum(written_rows),
+	rows, err := store.Conn.Query(ctx, `SELECT extract(query, '^INSERT INTO [a-z0-9_]+\\.([a-z_]+)') AS t, count(), sum(written_rows), sum(written_bytes),
 		sum(ProfileEvents.Values[indexOf(ProfileEvents.Names, 'UserTimeMicroseconds')] + ProfileEvents.Values[indexOf(ProfileEvents.Names, 'SystemTimeMicroseconds')])
 		FROM system.query_log WHERE type = 2 AND event_date >= yesterday() AND position(query, ?) > 0 GROUP BY t`, store.DB)
 	if err != nil {
@@ -251,15 +254,15 @@ func measureTable(b *testing.B, ctx context.Context, pid string, idle float64, t
 	var queries time.Duration
 	for rows.Next() {
 		var t string
-		var n, written, us uint64
-		if err := rows.Scan(&t, &n, &written, &us); err != nil {
+		var n, written, bytes, us uint64
+		if err := rows.Scan(&t, &n, &written, &bytes, &us); err != nil {
 			b.Fatal(err)
 		}
 		d := time.Duration(us) * time.Microsecond
 		queries += d
 		switch t {
 		case table:
-			c.inserts, c.insert = n, d
+			c.inserts, c.insert, c.newBytes = n, d, bytes
 		case "":
 		default:
 			c.other += d
@@ -278,6 +281,10 @@ func measureTable(b *testing.B, ctx context.Context, pid string, idle float64, t
 	c.merge = cpu1 - cpu0 - queries - time.Duration(idle*float64(t1.Sub(t0)))
 	if err := store.Conn.QueryRow(ctx, "SELECT count() FROM system.parts WHERE active AND database = ? AND table = ?", store.DB, table).Scan(&c.parts); err != nil {
 		b.Fatal(err)
+	}
+	if err := store.Conn.QueryRow(ctx, "SELECT sum(read_bytes) FROM system.part_log WHERE event_type = 2 AND database = ? AND table = ?",
+		store.DB, table).Scan(&c.mergedBytes); err != nil {
+		b.Logf("no part_log: %v", err)
 	}
 	return c
 }
