@@ -296,16 +296,21 @@ func (m *Model) SampleDue(b []byte, t windows.Sec) bool {
 //
 //	weight byte
 //	zigzag varint: vector time − Pending.Start
-//	numeric changes, ascending index: uvarint (index+1)<<2 | kind, then
-//	  kind 0: absent (zero) now; 1: uvarint of a whole value ≥ 0;
-//	  2: uvarint of −value, a whole value < 0; 3: float32 bits (4 bytes)
+//	numeric changes, ascending index: uvarint 1 + (gap<<3 | kind), where
+//	  gap is the index less the previous change's index, less 1 (the
+//	  first: the index), and kind is
+//	  0: absent (zero) now; 1: uvarint of a whole value ≥ 0 follows;
+//	  2: uvarint of −value, a whole value < 0, follows; 3: float32 bits
+//	  (4 bytes) follow; 4, 5, 6, 7: the value 1, −1, 2 or 3
 //	0
-//	categorical changes, ascending index: uvarint (index+1)<<1 | absent,
+//	categorical changes, ascending index: uvarint 1 + (gap<<1 | absent),
 //	  then, unless absent, the hash (8 bytes)
 //	0
 //
-// Counts and "never" (−1) are whole numbers of one or two bytes instead of
-// four, and the categorical hashes, which rarely change, are written once.
+// An entry costs one byte for the commonest values (counts of 1 to 3,
+// "never" = −1, gone), two for other small whole numbers, five for a
+// fraction, instead of five; the categorical hashes, which rarely change,
+// are written once.
 // Decoding rebuilds each sample's features vector byte for byte, so a
 // model learns exactly what it would from format 4.
 
@@ -415,27 +420,27 @@ func appendCompact(dst []byte, w uint8, prev, cur []byte, start windows.Sec) ([]
 func appendChanges(dst []byte, p, c *vecReader, size int) ([]byte, bool) {
 	pi, pv := p.next(size)
 	ci, cv := c.next(size)
-	last := -1
+	last, prev := -1, -1 // last index read; last index written
 	for pi >= 0 || ci >= 0 {
 		switch {
 		case ci >= 0 && (pi < 0 || ci < pi): // new entry
 			if ci <= last {
 				return dst, false
 			}
-			dst, last = appendEntry(dst, ci, cv, size), ci
+			dst, last, prev = appendEntry(dst, ci-prev-1, cv, size), ci, ci
 			ci, cv = c.next(size)
 		case pi >= 0 && (ci < 0 || pi < ci): // gone
 			if pi <= last {
 				return dst, false
 			}
-			dst, last = appendAbsent(dst, pi, size), pi
+			dst, last, prev = appendAbsent(dst, pi-prev-1, size), pi, pi
 			pi, pv = p.next(size)
 		default: // both: written when changed
 			if ci <= last {
 				return dst, false
 			}
 			if cv != pv {
-				dst = appendEntry(dst, ci, cv, size)
+				dst, prev = appendEntry(dst, ci-prev-1, cv, size), ci
 			}
 			last = ci
 			pi, pv = p.next(size)
@@ -445,17 +450,34 @@ func appendChanges(dst []byte, p, c *vecReader, size int) ([]byte, bool) {
 	return append(dst, 0), p.ok && c.ok
 }
 
-func appendAbsent(dst []byte, i, size int) []byte {
+// Kinds of a numeric change (see the format above).
+const (
+	kindAbsent = iota
+	kindWhole
+	kindNegative
+	kindFloat
+	kindSmall // kindSmall+k: the value smallValues[k]
+)
+
+var smallValues = [4]float32{1, -1, 2, 3}
+
+func appendAbsent(dst []byte, gap, size int) []byte {
 	if size == 4 {
-		return binary.AppendUvarint(dst, uint64(i+1)<<2)
+		return binary.AppendUvarint(dst, 1+(uint64(gap)<<3|kindAbsent))
 	}
-	return binary.AppendUvarint(dst, uint64(i+1)<<1|1)
+	return binary.AppendUvarint(dst, 1+(uint64(gap)<<1|1))
 }
 
-func appendEntry(dst []byte, i int, v uint64, size int) []byte {
+func appendEntry(dst []byte, gap int, v uint64, size int) []byte {
 	if size == 8 {
-		dst = binary.AppendUvarint(dst, uint64(i+1)<<1)
+		dst = binary.AppendUvarint(dst, 1+uint64(gap)<<1)
 		return binary.LittleEndian.AppendUint64(dst, v)
+	}
+	h := uint64(gap) << 3 // the header is 1 + (h | kind)
+	for k, x := range smallValues {
+		if uint64(math.Float32bits(x)) == v {
+			return binary.AppendUvarint(dst, 1+(h|uint64(kindSmall+k)))
+		}
 	}
 	// A whole number is written as one, when it converts back to the very
 	// same float32 bits.
@@ -463,15 +485,12 @@ func appendEntry(dst []byte, i int, v uint64, size int) []byte {
 	if f > -1<<24 && f < 1<<24 {
 		if n := int64(f); math.Float32bits(float32(n)) == uint32(v) {
 			if n >= 0 {
-				dst = binary.AppendUvarint(dst, uint64(i+1)<<2|1)
-				return binary.AppendUvarint(dst, uint64(n))
+				return binary.AppendUvarint(binary.AppendUvarint(dst, 1+(h|kindWhole)), uint64(n))
 			}
-			dst = binary.AppendUvarint(dst, uint64(i+1)<<2|2)
-			return binary.AppendUvarint(dst, uint64(-n))
+			return binary.AppendUvarint(binary.AppendUvarint(dst, 1+(h|kindNegative)), uint64(-n))
 		}
 	}
-	dst = binary.AppendUvarint(dst, uint64(i+1)<<2|3)
-	return binary.LittleEndian.AppendUint32(dst, uint32(v))
+	return binary.LittleEndian.AppendUint32(binary.AppendUvarint(dst, 1+(h|kindFloat)), uint32(v))
 }
 
 // entry is one numeric (float32 bits) or categorical (hash) value of a
@@ -549,17 +568,17 @@ func applyChanges(cur, spare []entry, b []byte, size int) (out, free []entry, re
 		if h == 0 {
 			break
 		}
-		var i uint64
-		var absent bool
+		h--
+		var gap, kind uint64
 		if size == 4 {
-			i, absent = h>>2-1, h&3 == 0
+			gap, kind = h>>3, h&7
 		} else {
-			i, absent = h>>1-1, h&1 == 1
+			gap, kind = h>>1, h&1 // kind 1: absent
 		}
-		if i >= maxIndex || int(i) <= last {
+		if gap >= maxIndex || last+1+int(gap) >= maxIndex {
 			return nil, nil, nil, features.ErrCorrupt
 		}
-		last = int(i)
+		last += 1 + int(gap)
 		for j < len(cur) && cur[j].i < last {
 			out = append(out, cur[j])
 			j++
@@ -567,11 +586,11 @@ func applyChanges(cur, spare []entry, b []byte, size int) (out, free []entry, re
 		if j < len(cur) && cur[j].i == last {
 			j++ // replaced or gone
 		}
-		if absent {
+		if size == 4 && kind == kindAbsent || size == 8 && kind == 1 {
 			continue
 		}
 		var v uint64
-		if v, b, err = entryValue(h, b, size); err != nil {
+		if v, b, err = entryValue(kind, b, size); err != nil {
 			return nil, nil, nil, err
 		}
 		out = append(out, entry{last, v})
@@ -580,23 +599,28 @@ func applyChanges(cur, spare []entry, b []byte, size int) (out, free []entry, re
 	return out, cur, b, nil
 }
 
-// entryValue reads the value of a present entry with header h.
-func entryValue(h uint64, b []byte, size int) (uint64, []byte, error) {
-	if size == 8 || h&3 == 3 {
-		if len(b) < size {
+// entryValue reads the value of a present entry of the kind given.
+func entryValue(kind uint64, b []byte, size int) (uint64, []byte, error) {
+	switch {
+	case size == 8:
+		if len(b) < 8 {
 			return 0, nil, features.ErrCorrupt
 		}
-		if size == 8 {
-			return binary.LittleEndian.Uint64(b), b[8:], nil
+		return binary.LittleEndian.Uint64(b), b[8:], nil
+	case kind == kindFloat:
+		if len(b) < 4 {
+			return 0, nil, features.ErrCorrupt
 		}
 		return uint64(binary.LittleEndian.Uint32(b)), b[4:], nil
+	case kind >= kindSmall:
+		return uint64(math.Float32bits(smallValues[kind-kindSmall])), b, nil
 	}
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n >= 1<<24 {
 		return 0, nil, features.ErrCorrupt
 	}
 	f := float32(n)
-	if h&3 == 2 {
+	if kind == kindNegative {
 		f = -f
 	}
 	return uint64(math.Float32bits(f)), b[k:], nil

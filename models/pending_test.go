@@ -132,7 +132,7 @@ func TestPendingCompactValues(t *testing.T) {
 		rawVector(1000, [][2]uint64{{0, f32(1)}, {1, f32(-1)}, {2, f32(0)}, {3, f32(0.5)}, {7, f32(1 << 24)}}, [][2]uint64{{0, 42}, {3, 1 << 63}}),
 		rawVector(999, [][2]uint64{{0, f32(2)}, {1, 1 << 31}, {3, f32(0.5)}, {9, nan}}, [][2]uint64{{0, 42}, {2, 0}}),
 		rawVector(1<<32-1, [][2]uint64{{1, f32(float32(math.Inf(-1)))}, {200, f32(-16777215)}, {300, f32(16777215)}}, nil),
-		rawVector(5, nil, [][2]uint64{{6, 7}}),
+		rawVector(5, [][2]uint64{{0, f32(3)}, {1, f32(2)}, {2, f32(-2)}, {14, f32(4)}, {15, f32(1)}, {16, f32(-1)}}, [][2]uint64{{6, 7}}),
 		rawVector(5, nil, nil),
 	}
 	p := NewPending(0.5, 1000, 2000, vs[0])
@@ -246,12 +246,16 @@ func TestDecodePendingCorrupt(t *testing.T) {
 	if _, err := DecodePending(append(bytes.Clone(b), 0)); !errors.Is(err, features.ErrCorrupt) {
 		t.Fatalf("trailing byte: %v", err)
 	}
-	// An index repeated within a sample.
+	// An index past any feature set's (gap coding cannot repeat one).
 	one := NewPending(0, 1, 2, rawVector(1, nil, nil))
 	bad := one.Encode()
-	bad = append(bad[:pendingHeader+2], 1<<2|1, 3, 1<<2|1, 4, 0, 0)
+	bad = binary.AppendUvarint(bad[:pendingHeader+2], 1+(maxIndex<<3|kindSmall))
+	bad = append(bad, 0, 0)
 	if _, err := DecodePending(bad); !errors.Is(err, features.ErrCorrupt) {
-		t.Fatalf("repeated index: %v", err)
+		t.Fatalf("index past the bound: %v", err)
+	}
+	if _, err := DecodePending(append(bad[:pendingHeader+2], 1+kindSmall, 0, 0)); err != nil {
+		t.Fatalf("index 0 = 1: %v", err)
 	}
 }
 

@@ -49,12 +49,14 @@ func longLivedEvent(n, r, i int) event.Event {
 // BenchmarkStateLongLived measures the heap held per lead, as cmd/scorer
 // runs (models, alerts, daily re-scores), for leads aged past 30 days and
 // not yet labelled: each holds the feature state and a pending label with
-// all six of its training samples. 20 k leads (CRM_BENCH_KEYS to change);
+// all six of its training samples. 100 k leads, as BenchmarkStatePerKey, so
+// that the models' weights and the worker's buffers (about 15 MB in all)
+// weigh as little there (CRM_BENCH_KEYS to change);
 // run with -benchtime=1x. pending-bytes/key is the encoded pending labels'
 // share of bytes/key (their length, before size-class rounding).
 // CRM_BENCH_HEAPPROFILE=file writes a heap profile while the leads are held.
 func BenchmarkStateLongLived(b *testing.B) {
-	n := 20_000
+	n := 100_000
 	if v, err := strconv.Atoi(os.Getenv("CRM_BENCH_KEYS")); err == nil && v > 0 {
 		n = v
 	}
