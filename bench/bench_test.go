@@ -2,6 +2,7 @@ package bench
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,29 +53,44 @@ func TestSustained(t *testing.T) {
 }
 
 func TestProbeQueries(t *testing.T) {
-	ps := []*probe{{EventID: "e1", LeadID: "l1", Partition: 0, Offset: 7}, {EventID: "e2", LeadID: "l1", Partition: 3, Offset: 9}, {EventID: "e3", LeadID: "l2", Partition: 1, Offset: 0}}
+	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	ps := []*probe{{EventID: "e1", LeadID: "l1", EventTime: t0, Partition: 0, Offset: 7},
+		{EventID: "e2", LeadID: "l1", EventTime: t0.Add(2 * time.Second), Partition: 3, Offset: 9},
+		{EventID: "e3", LeadID: "l2", EventTime: t0, Partition: 1, Offset: 0}}
 	for _, c := range []struct {
 		name     string
 		q        probeQuery
 		wantSQL  string
 		wantArgs []any
-		wantID   string
+		rows     []string
+		wantSeen []bool // per probe
 	}{
 		{"lead table", leadEventQuery{table: "lead_scores"},
-			"SELECT event_id FROM db.lead_scores WHERE lead_id IN (?,?)", []any{"l1", "l2"}, "e1"},
+			"SELECT event_id FROM db.lead_scores WHERE lead_id IN (?,?)", []any{"l1", "l2"},
+			[]string{"e1", "e3"}, []bool{true, false, true}},
+		// l1's newest score is for an event one second after e1 and before
+		// e2; l2 has none.
 		{"current score", currentScoreQuery{},
-			"SELECT e.event_id FROM db.events AS e ANY INNER JOIN (SELECT lead_id, max(event_time) AS t FROM db.lead_current WHERE lead_id IN (?,?) GROUP BY lead_id) AS c USING lead_id WHERE e.lead_id IN (?,?) AND e.occurred_at <= c.t",
-			[]any{"l1", "l2", "l1", "l2"}, "e1"},
+			"SELECT concat(lead_id, ' ', toString(toUInt32(max(event_time)))) FROM db.lead_current WHERE lead_id IN (?,?) GROUP BY lead_id",
+			[]any{"l1", "l2"}, []string{"l1 " + strconv.FormatInt(t0.Unix()+1, 10)}, []bool{true, false, false}},
 		{"floor", offsetQuery{table: "floor_events"},
-			"SELECT toString(partition) || ':' || toString(offset) FROM db.floor_events WHERE (partition, offset) IN ((0,7),(3,9),(1,0))", nil, "0:7"},
+			"SELECT toString(partition) || ':' || toString(offset) FROM db.floor_events WHERE (partition, offset) IN ((0,7),(3,9),(1,0))", nil,
+			[]string{"3:9"}, []bool{false, true, false}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			sql, args := c.q.toSQL("db", ps)
 			if sql != c.wantSQL || !slices.Equal(args, c.wantArgs) {
 				t.Errorf("toSQL = %q %v, want %q %v", sql, args, c.wantSQL, c.wantArgs)
 			}
-			if id := c.q.identity(ps[0]); id != c.wantID {
-				t.Errorf("identity = %q, want %q", id, c.wantID)
+			rows := map[string]bool{}
+			for _, r := range c.rows {
+				rows[r] = true
+			}
+			seen := c.q.seen(rows)
+			for i, p := range ps {
+				if got := seen(p); got != c.wantSeen[i] {
+					t.Errorf("probe %s seen = %v, want %v", p.EventID, got, c.wantSeen[i])
+				}
 			}
 		})
 	}

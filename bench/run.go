@@ -181,6 +181,7 @@ func (h *Harness) Run(ctx context.Context) ([]Result, error) {
 // probe is one sampled event whose arrival in ClickHouse is watched.
 type probe struct {
 	EventID, LeadID string
+	EventTime       time.Time // occurred_at
 	Partition       int32
 	Offset          int64
 	At              time.Time // handed to the Kafka client
@@ -479,7 +480,7 @@ func (h *Harness) produce(ctx context.Context, cl *kgo.Client, tr *tracker, n, r
 		isProbe := false
 		if e.LeadID != "" {
 			leadN++
-			p = &probe{EventID: e.ID, LeadID: e.LeadID}
+			p = &probe{EventID: e.ID, LeadID: e.LeadID, EventTime: e.OccurredAt}
 			isProbe = every > 0 && leadN%every == 0
 			if isProbe {
 				p.At = time.Now()
@@ -550,9 +551,10 @@ func (h *Harness) pollProbes(ctx context.Context, db string, q probeQuery, tr *t
 		if err != nil {
 			continue // the table may not exist yet
 		}
+		seen := q.seen(found)
 		tr.mu.Lock()
 		for _, p := range ask {
-			if found[q.identity(p)] && p.Seen.IsZero() {
+			if seen(p) && p.Seen.IsZero() {
 				p.Seen = now
 			}
 		}
