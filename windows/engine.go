@@ -141,7 +141,7 @@ type Engine[S any, E any] struct {
 	evicter   Evicter[S]
 	codec     Codec[S]
 
-	keys  map[string]*entry[S]
+	keys  keyIndex[S]
 	heap  timerHeap[S]
 	dirty []*entry[S]
 
@@ -170,7 +170,7 @@ func New[S any, E any](cfg Config, h Handler[S, E], codec Codec[S]) *Engine[S, E
 		skew:      SpanOf(cfg.MaxFutureSkew),
 		h:         h,
 		codec:     codec,
-		keys:      make(map[string]*entry[S]),
+		keys:      newKeyIndex[S](),
 	}
 	e.evicter, _ = h.(Evicter[S])
 	e.ctx.eng = e
@@ -185,7 +185,7 @@ func (e *Engine[S, E]) Watermark() Sec { return e.wm }
 func (e *Engine[S, E]) MaxEventTime() Sec { return e.maxEvent }
 
 // Len returns the number of keys held.
-func (e *Engine[S, E]) Len() int { return len(e.keys) }
+func (e *Engine[S, E]) Len() int { return e.keys.len() }
 
 // Counters returns the running totals.
 func (e *Engine[S, E]) Counters() Counters { return e.n }
@@ -193,7 +193,7 @@ func (e *Engine[S, E]) Counters() Counters { return e.n }
 // Get returns the state of key, or nil. The pointer is valid until the next
 // call on the engine; do not keep it.
 func (e *Engine[S, E]) Get(key string) *S {
-	if en := e.keys[key]; en != nil {
+	if en := e.keys.get(key); en != nil {
 		return &en.state
 	}
 	return nil
@@ -226,14 +226,14 @@ func (e *Engine[S, E]) Process(key string, t Sec, ev E) Outcome {
 		e.maxEvent = t
 		e.raise(t.Sub(e.lateness))
 	}
-	en := e.keys[key]
+	en := e.keys.get(key)
 	isNew := en == nil
 	if isNew {
 		en = &entry[S]{}
 		// Cloned: a decoder's key is a view into a larger buffer, which a
 		// long-lived key would keep alive.
 		en.key = strings.Clone(key)
-		e.keys[en.key] = en
+		e.keys.put(en)
 	}
 	e.n.Events++
 	if t > en.last {
@@ -356,13 +356,13 @@ func (e *Engine[S, E]) touch(en *entry[S]) {
 	if e.codec == nil { // no checkpoints: nothing to track
 		if en.del && !en.gone {
 			en.gone = true
-			delete(e.keys, en.key)
+			e.keys.del(en)
 		}
 		return
 	}
 	if en.del && !en.gone {
 		en.gone = true
-		delete(e.keys, en.key)
+		e.keys.del(en)
 		if !en.dirty {
 			en.dirty = true
 			e.dirty = append(e.dirty, en)

@@ -32,7 +32,7 @@ func (e *Engine[S, E]) Checkpoint(fn func(key string, value []byte) error) error
 	}
 	for _, en := range e.dirty {
 		if en.gone {
-			if _, back := e.keys[en.key]; back {
+			if e.keys.get(en.key) != nil {
 				continue // re-created: its new entry is written instead
 			}
 			if err := fn(en.key, nil); err != nil {
@@ -62,12 +62,12 @@ func (e *Engine[S, E]) Snapshot(fn func(key string, value []byte) error) error {
 	if e.codec == nil {
 		return ErrNoCodec
 	}
-	for k, en := range e.keys {
-		if err := fn(k, e.encode(en)); err != nil {
-			return fmt.Errorf("snapshot %q: %w", k, err)
+	return e.keys.all(func(en *entry[S]) error {
+		if err := fn(en.key, e.encode(en)); err != nil {
+			return fmt.Errorf("snapshot %q: %w", en.key, err)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 func (e *Engine[S, E]) encode(en *entry[S]) []byte {
@@ -99,9 +99,9 @@ func (e *Engine[S, E]) Restore(key string, value []byte) error {
 		return ErrNoCodec
 	}
 	if value == nil {
-		if en := e.keys[key]; en != nil {
+		if en := e.keys.get(key); en != nil {
 			en.gone = true
-			delete(e.keys, key)
+			e.keys.del(en)
 		}
 		return nil
 	}
@@ -127,10 +127,10 @@ func (e *Engine[S, E]) Restore(key string, value []byte) error {
 	if err := d.Done(); err != nil {
 		return fmt.Errorf("restore %q: %w", key, err)
 	}
-	if old := e.keys[key]; old != nil {
+	if old := e.keys.get(key); old != nil {
 		old.gone = true
 	}
-	e.keys[en.key] = en
+	e.keys.put(en)
 	for i, t := range en.timers {
 		if t != 0 {
 			en.armed |= 1 << i

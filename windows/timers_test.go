@@ -193,10 +193,10 @@ func TestTimerMovesKeepOneItem(t *testing.T) {
 	var ctx Ctx
 	for i := range 1000 {
 		at := Sec(1_000_000 + 10*i)
-		en := eng.keys["k"]
+		en := eng.keys.get("k")
 		if en == nil {
 			eng.Process("k", at, 0) // v 0: clears kind 0
-			en = eng.keys["k"]
+			en = eng.keys.get("k")
 		}
 		eng.cur = en
 		ctx.eng, ctx.m = eng, &en.keyMeta
