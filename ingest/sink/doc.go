@@ -19,7 +19,7 @@
 // (Column(i).Append of one slice per column), from buffers kept between
 // flushes: row-wise Append boxes 18 values per row and dispatches them one by
 // one, which cost more CPU than decoding the event. One INSERT sends the
-// batch in blocks of 256 rows, so the driver's buffers grow to one block
+// batch in blocks of 2,048 rows, so the driver's buffers grow to one block
 // once instead of to the whole batch by repeated copies; ClickHouse stores
 // the blocks of one INSERT as one part.
 //
