@@ -117,7 +117,8 @@ func relayed(b *testing.B, n int) []*kgo.Record {
 // (flushLocked; the offset commit, one request per batch, is left out).
 // cpu-ns/row is this process's CPU; server-cpu-ns/row the server's for the
 // inserts, from its query log (user + system time of each INSERT; merges
-// are not counted), which other load on the server does not inflate.
+// are not counted), which other load on the server does not inflate much.
+// One batch takes about a second: run it with -benchtime 10x.
 func BenchmarkFlush(b *testing.B) {
 	store := chtest.New(b)
 	recs := relayed(b, 50_000)
