@@ -40,6 +40,14 @@ type Pending struct {
 	// v3 marks a Pending of format 3, whose later samples were not learned
 	// as negatives when taken.
 	v3 bool
+	// enc is the compact encoding of the first encN samples of a Pending
+	// decoded from format 5, which AppendBinary copies instead of encoding
+	// them again (a scorer re-encodes at every sample it takes) while the
+	// first sample is the vector decoded (encFirst) and Start is unchanged.
+	enc      []byte
+	encN     int
+	encFirst *byte
+	encStart windows.Sec
 }
 
 // Sample is one training vector of a Pending.
@@ -129,7 +137,13 @@ func (p *Pending) AppendBinary(dst []byte) []byte {
 	n := len(dst)
 	dst = p.appendHeader(dst, pendingFormat)
 	prev := []byte(nil)
-	for _, s := range p.Samples {
+	from := 0
+	if p.encN > 0 && p.encN <= len(p.Samples) && len(p.Samples[0].Vector) > 0 &&
+		&p.Samples[0].Vector[0] == p.encFirst && p.Start == p.encStart {
+		dst = append(dst, p.enc...)
+		from, prev = p.encN, p.Samples[p.encN-1].Vector
+	}
+	for _, s := range p.Samples[from:] {
 		var ok bool
 		if dst, ok = appendCompact(dst, s.Weight, prev, s.Vector, p.Start); !ok {
 			return p.appendV4(dst[:n])
@@ -215,6 +229,9 @@ func DecodePending(b []byte) (Pending, error) {
 		var err error
 		if p.Samples, err = decodeCompact(rest, n, p.Start, p.Samples); err != nil {
 			return Pending{}, fmt.Errorf("decode pending: %w", err)
+		}
+		if n > 0 { // every rebuilt vector has its format byte
+			p.enc, p.encN, p.encFirst, p.encStart = rest, n, &p.Samples[0].Vector[0], p.Start
 		}
 		return p, nil
 	}
@@ -503,14 +520,13 @@ type entry struct {
 // decodeCompact decodes n compact samples from b, appending them to dst.
 // Their vectors are rebuilt in one buffer.
 func decodeCompact(b []byte, n int, start windows.Sec, dst []Sample) ([]Sample, error) {
-	var nums, cats, next []entry
-	type span struct {
-		w        uint8
-		at       uint64
-		from, to int
-	}
-	spans := make([]span, 0, n)
-	var buf []byte
+	// The vectors being merged: on the stack for any feature set's size.
+	var nb, cb, xb [64]entry
+	nums, cats, next := nb[:0], cb[:0], xb[:0]
+	// A rebuilt entry takes at most 10 bytes more than its change (a
+	// categorical hash with its index), a vector at most 12 more than its
+	// entries: one allocation for all but rare vectors.
+	buf := make([]byte, 0, 10*len(b)+16*n)
 	for range n {
 		if len(b) == 0 {
 			return nil, fmt.Errorf("sample weight: %w", features.ErrCorrupt)
@@ -542,13 +558,11 @@ func decodeCompact(b []byte, n int, start windows.Sec, dst []Sample) ([]Sample, 
 			buf = binary.AppendUvarint(buf, uint64(e.i))
 			buf = binary.LittleEndian.AppendUint64(buf, e.v)
 		}
-		spans = append(spans, span{w, uint64(at), from, len(buf)})
+		// Should buf grow later, this slice keeps the bytes it has.
+		dst = append(dst, Sample{Vector: buf[from:len(buf):len(buf)], Weight: w})
 	}
 	if len(b) != 0 {
 		return nil, fmt.Errorf("%d trailing bytes: %w", len(b), features.ErrCorrupt)
-	}
-	for _, s := range spans {
-		dst = append(dst, Sample{Vector: buf[s.from:s.to:s.to], Weight: s.w})
 	}
 	return dst, nil
 }

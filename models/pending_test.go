@@ -113,6 +113,39 @@ func TestPendingCompactRoundTrip(t *testing.T) {
 			t.Fatalf("sample %d: %v", i, err)
 		}
 	}
+	// Decoded, given one more sample and encoded again (what the scorer
+	// does at each sample age: the samples it had are copied, not encoded
+	// again), it holds the same samples as when encoded whole.
+	more := got
+	more.Take(got.Samples[2].Vector, 3)
+	again, err := DecodePending(more.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := Pending{Scored: more.Scored, Deadline: more.Deadline, Start: more.Start, Taken: more.Taken, Samples: more.Samples}
+	if wb := whole.Encode(); !bytes.Equal(wb, more.Encode()) {
+		t.Fatalf("re-encoded with the samples copied: %x, encoded whole: %x", more.Encode(), wb)
+	}
+	samePending(t, again, more)
+	if more.encN != len(got.Samples) || &more.Samples[0].Vector[0] != more.encFirst {
+		t.Fatalf("the decoded samples' encoding is not reused (%d of %d)", more.encN, len(got.Samples))
+	}
+	// A new start or new samples are encoded whole.
+	moved := got
+	moved.Start -= 100
+	if back, err := DecodePending(moved.Encode()); err != nil || back.Start != moved.Start {
+		t.Fatalf("moved start: %v", err)
+	} else {
+		samePending(t, back, moved)
+	}
+	swapped := got
+	swapped.Samples = append([]Sample(nil), p.Samples[3:]...)
+	if back, err := DecodePending(swapped.Encode()); err != nil {
+		t.Fatal(err)
+	} else {
+		samePending(t, back, swapped)
+	}
+
 	// The scorer rewrites the served probability in place.
 	if !SetScored(b, 0.75) {
 		t.Fatal("SetScored refused format 5")
@@ -303,4 +336,23 @@ func readTestdata(path string) ([]byte, error) {
 		return nil, err
 	}
 	return base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+}
+
+// BenchmarkPendingTake: what the scorer does at a sample age — decode the
+// key's pending label, take one more sample, encode it again.
+func BenchmarkPendingTake(b *testing.B) {
+	var t testing.T
+	p, _ := leadSamples(&t)
+	last := p.Samples[len(p.Samples)-1].Vector
+	p.Samples = p.Samples[:len(p.Samples)-1]
+	enc := p.Encode()
+	b.ReportAllocs()
+	for b.Loop() {
+		q, err := DecodePending(enc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		q.Take(last, 1)
+		_ = q.Encode()
+	}
 }
