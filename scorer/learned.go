@@ -102,7 +102,7 @@ func (w *Worker) emitLearned(c *windows.Ctx, s *State, eventID string, eventTime
 		w.out.Leads = append(w.out.Leads, LeadScore{
 			LeadID: c.Key, AccountID: s.AccountID(), OwnerID: s.OwnerID(), EventID: eventID, EventTime: eventTime,
 			ScoredAt: w.cfg.Now().UTC(), Score: sc.Score, Probability: sc.Probability, Tier: string(sc.Tier),
-			ModelVersion: sc.Version, Reasons: string(w.reasons), Converted: s.LabelDone, Version: s.version(),
+			ModelVersion: sc.Version, Reasons: w.text(w.reasons), Converted: s.LabelDone, Version: s.version(),
 		})
 	} else {
 		var plan string
@@ -110,15 +110,13 @@ func (w *Worker) emitLearned(c *windows.Ctx, s *State, eventID string, eventTime
 		if i, ok := w.vec.Set.Index("mrr"); ok {
 			mrr = w.vec.Num[i]
 		}
-		for i, n := range w.vec.Set.CatNames() {
-			if n == "plan" {
-				plan = w.vec.Cat[i]
-			}
+		if i, ok := w.vec.Set.CatIndex("plan"); ok {
+			plan = w.vec.Cat[i]
 		}
 		w.out.Churn = append(w.out.Churn, ChurnScore{
 			AccountID: c.Key, OwnerID: s.OwnerID(), EventID: eventID, EventTime: eventTime,
 			ScoredAt: w.cfg.Now().UTC(), Score: sc.Score, Probability: sc.Probability, Tier: string(sc.Tier),
-			ModelVersion: sc.Version, Reasons: string(w.reasons), Plan: plan, MRR: mrr,
+			ModelVersion: sc.Version, Reasons: w.text(w.reasons), Plan: plan, MRR: mrr,
 			Churned: s.Churned, Version: s.version(),
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/crmstream/crmstream/alerts"
 	"github.com/crmstream/crmstream/event"
@@ -70,9 +71,30 @@ type Worker struct {
 	// only appended to, never rewritten, so rows (which the sinks may keep)
 	// never see each other's values.
 	vals []float64
+	// texts is the same for the rows' reasons JSON: one allocation per
+	// textChunk bytes instead of one string per row.
+	texts []byte
 }
 
-const valsChunk = 4096
+const (
+	valsChunk = 4096
+	textChunk = 64 << 10
+)
+
+// text returns b as a string carved from w.texts. The chunk is only
+// appended to, so the string is never changed; it keeps its chunk alive only
+// as long as a row holds it (rows live until their flush).
+func (w *Worker) text(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if cap(w.texts)-len(w.texts) < len(b) {
+		w.texts = make([]byte, 0, max(textChunk, len(b)))
+	}
+	n := len(w.texts)
+	w.texts = append(w.texts, b...)
+	return unsafe.String(&w.texts[n], len(b))
+}
 
 // copyValues returns a copy of v for a feature row, carved from w.vals.
 func (w *Worker) copyValues(v []float64) []float64 {
@@ -350,7 +372,7 @@ func (w *Worker) scoreLead(c *windows.Ctx, s *State, eventID string, eventTime t
 		LeadID: c.Key, AccountID: s.AccountID(), OwnerID: s.OwnerID(),
 		EventID: eventID, EventTime: eventTime, ScoredAt: w.cfg.Now().UTC(),
 		Score: score, Probability: prob, Tier: Tier(score), ModelVersion: RulesVersion,
-		Reasons: string(reasons), Converted: s.Lead.Converted, Version: s.version(),
+		Reasons: w.text(reasons), Converted: s.Lead.Converted, Version: s.version(),
 	})
 	if w.win != nil {
 		w.win.LeadScore(c, &s.Alerts, alerts.Score{EventID: eventID, EventTime: eventTime, Value: float64(score)}, &w.aout)
@@ -381,7 +403,7 @@ func (w *Worker) scoreAccount(c *windows.Ctx, s *State, eventID string, eventTim
 	w.out.Churn = append(w.out.Churn, ChurnScore{
 		AccountID: c.Key, OwnerID: s.OwnerID(), EventID: eventID, EventTime: eventTime,
 		ScoredAt: w.cfg.Now().UTC(), Score: score, Probability: prob, Tier: Tier(score),
-		ModelVersion: RulesVersion, Reasons: string(reasons), Plan: s.Account.Plan,
+		ModelVersion: RulesVersion, Reasons: w.text(reasons), Plan: s.Account.Plan,
 		MRR: float64(s.Account.MRR.V), Churned: s.Churned, Version: s.version(),
 	})
 	if w.win != nil {
