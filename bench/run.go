@@ -162,6 +162,7 @@ func (h *Harness) Run(ctx context.Context) ([]Result, error) {
 			if err != nil {
 				return results, err
 			}
+			h.settle(ctx)
 			h.log.Info("run", "scenario", sc.name, "target", name, "events", sc.n, "load", loadavg())
 			res, err := h.runOne(ctx, sc, t)
 			if err != nil {
@@ -176,6 +177,34 @@ func (h *Harness) Run(ctx context.Context) ([]Result, error) {
 	}
 	writeReport(h.cfg.Out, results)
 	return results, nil
+}
+
+// settle waits, at most 30 s, until the ClickHouse server is idle: no merge
+// running and under 5 % of a core over half a second. The previous run's
+// merges and dropped database otherwise land on the next target's account.
+func (h *Harness) settle(ctx context.Context) {
+	start := time.Now()
+	for time.Since(start) < 30*time.Second && ctx.Err() == nil {
+		c0, err := procCPU(h.chPID)
+		if err != nil {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+		c1, err := procCPU(h.chPID)
+		if err != nil {
+			return
+		}
+		var merges uint64
+		if row := h.ch.QueryRow(ctx, "SELECT count() FROM system.merges"); row.Scan(&merges) != nil {
+			merges = 0
+		}
+		if merges == 0 && c1-c0 < 25*time.Millisecond {
+			break
+		}
+	}
+	if d := time.Since(start); d > time.Second {
+		h.log.Info("waited for ClickHouse to settle", "took", d.Round(100*time.Millisecond))
+	}
 }
 
 // probe is one sampled event whose arrival in ClickHouse is watched.
