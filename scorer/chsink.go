@@ -114,6 +114,9 @@ func setID(entity string, names []string) uint64 {
 	return max(h, 1)
 }
 
+// groupLinger is how long a fresh group waits for more Writes.
+const groupLinger = 5 * time.Millisecond
+
 // sinkReq is one Write waiting in the group.
 type sinkReq struct {
 	b    *Batch
@@ -146,7 +149,16 @@ func (s *CHSink) Write(ctx context.Context, b *Batch) error {
 		}
 		s.mu.Lock()
 	}
-	s.writing = true
+	if !s.writing {
+		// A fresh group: partitions due at the same flush instant arrive a
+		// few milliseconds apart; wait for them, so they share this INSERT
+		// rather than queue for the next. (A handed-over group gathered
+		// while the previous one was inserting.)
+		s.writing = true
+		s.mu.Unlock()
+		time.Sleep(groupLinger)
+		s.mu.Lock()
+	}
 	group := s.queue
 	s.queue = nil
 	s.mu.Unlock()
