@@ -1,6 +1,7 @@
 package alerts
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"log/slog"
@@ -453,7 +454,7 @@ func (d *Detector) flowStarted(st *State, e *event.Event, t int64) {
 		if f.status == flowOrphan && f.start >= t && f.start <= t+timeout {
 			// The completion arrived first: this attempt is already done.
 			f.status, f.start, f.startID, f.deadline = flowDone, t, strings.Clone(e.ID), t+timeout
-			slices.SortStableFunc(x.flows, func(a, b flow) int { return cmpInt(a.start, b.start) })
+			slices.SortStableFunc(x.flows, func(a, b flow) int { return cmp.Compare(a.start, b.start) })
 			return
 		}
 	}
@@ -465,7 +466,7 @@ func (d *Detector) flowStarted(st *State, e *event.Event, t int64) {
 	}
 	f := flow{name: strings.Clone(name), status: flowOpen, start: t, startID: strings.Clone(e.ID), deadline: t + timeout}
 	setCart(&f, e)
-	i, _ := slices.BinarySearchFunc(x.flows, t, func(f flow, t int64) int { return cmpInt(f.start, t+1) })
+	i, _ := slices.BinarySearchFunc(x.flows, t, func(f flow, t int64) int { return cmp.Compare(f.start, t+1) })
 	x.flows = slices.Insert(x.flows, i, f)
 }
 
@@ -488,7 +489,7 @@ func (d *Detector) flowCompleted(st *State, e *event.Event, t, now int64, out *O
 	if c == nil {
 		x := st.ext()
 		x.flows = append(x.flows, flow{name: strings.Clone(name), status: flowOrphan, start: t, startID: strings.Clone(e.ID), deadline: t})
-		slices.SortStableFunc(x.flows, func(a, b flow) int { return cmpInt(a.start, b.start) })
+		slices.SortStableFunc(x.flows, func(a, b flow) int { return cmp.Compare(a.start, b.start) })
 		return
 	}
 	switch c.status {

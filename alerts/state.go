@@ -1,6 +1,7 @@
 package alerts
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -329,7 +330,7 @@ func (s *State) UnmarshalBinary(b []byte) error {
 	if r.err != nil {
 		return r.fail()
 	}
-	slices.SortStableFunc(x.flows, func(a, b flow) int { return cmpInt(a.start, b.start) })
+	slices.SortStableFunc(x.flows, func(a, b flow) int { return cmp.Compare(a.start, b.start) })
 	if !x.empty() {
 		n.x = &x
 	}
@@ -463,14 +464,4 @@ func (r *reader) count(minSize int) int {
 		return 0
 	}
 	return int(n)
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,23 +62,13 @@ func goldenStream(r *rand.Rand, n int) []event.Event {
 				props = append(props, event.Property{Key: k, Kind: event.KindNumber, Num: float64(r.IntN(500))})
 			}
 		}
-		slices.SortFunc(props, func(a, b event.Property) int { return cmpString(a.Key, b.Key) })
+		slices.SortFunc(props, func(a, b event.Property) int { return strings.Compare(a.Key, b.Key) })
 		k := strconv.Itoa(r.IntN(4))
 		evs[i] = event.Event{ID: "ev-" + strconv.Itoa(i), Type: event.Types[r.IntN(len(event.Types))], OccurredAt: occ,
 			LeadID: "lead-" + k, AccountID: "acc-" + k, SessionID: "s" + strconv.Itoa(r.IntN(30)),
 			Contact: event.Contact{Country: []string{"", "FR", "US"}[r.IntN(3)]}, Properties: props}
 	}
 	return evs
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // vectorSum hashes everything a Vector exposes: values, inputs,
