@@ -67,7 +67,7 @@ func run(args []string) error {
 	f.Duration(&s.Windows.MaxFutureSkew, "max-future-skew", "CRM_SCORER_MAX_FUTURE_SKEW", time.Minute, "live: an event stamped further ahead of the wall clock moves the watermark no further (bad client clocks)")
 	f.Duration(&s.Windows.KeyTTL, "key-ttl", "CRM_SCORER_KEY_TTL", 90*24*time.Hour, "evict a key with no event for this long in event time (0: never)")
 	f.Duration(&s.FlushInterval, "flush-interval", "CRM_SCORER_FLUSH_INTERVAL", time.Second, "write rows, checkpoint and commit at least this often")
-	f.Int(&s.FlushRows, "flush-rows", "CRM_SCORER_FLUSH_ROWS", 25_000, "…or when a partition has this many rows pending")
+	f.Int(&s.FlushRows, "flush-rows", "CRM_SCORER_FLUSH_ROWS", 100_000, "…or when a partition has this many rows pending")
 	f.Duration(&s.Rescore, "rescore", "CRM_SCORER_RESCORE", 24*time.Hour, "re-score a key this long after its newest activity, daily while it matters (negative: off)")
 	f.Bool(&s.Features, "features", "CRM_SCORER_FEATURES", true, "write the feature vector of every score to crm.features")
 	f.Duration(&s.HistoryEvery, "history-every", "CRM_SCORER_HISTORY_EVERY", scorer.DefaultHistoryEvery, "score history: write a key's lead_scores/churn_scores (and features) row only when its score, tier or model changed or its last row is this old in event time (negative: every row)")
