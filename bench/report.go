@@ -38,7 +38,7 @@ func writeReport(w io.Writer, rs []Result) {
 			scenario = r.Scenario
 			fmt.Fprintf(w, "\n## %s\n", scenario)
 			tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintln(tw, "target\tevents\toffered/s\tstartup\telapsed\tevents/s\tsustained/s\trate vs crmstream\tdrain\tcpu µs/ev\tby process\tcpu vs crmstream\tclickhouse µs/ev\tbroker+harness µs/ev\tpeak RSS MB\tleads\tgrowth B/lead\tp50 ms\tp99 ms\tprobes seen\tdone by\tload before\tload after\t")
+			fmt.Fprintln(tw, "target\tevents\toffered/s\tstartup\telapsed\tevents/s\tsustained/s\trate vs crmstream\tdrain\tcpu µs/ev\tby process\tcpu vs crmstream\tclickhouse µs/ev\t+ merges after\tbroker+harness µs/ev\tpeak RSS MB\tleads\tgrowth B/lead\tp50 ms\tp99 ms\tprobes seen\tdone by\tload before\tload after\t")
 		}
 		if r.Err != "" {
 			fmt.Fprintf(tw, "%s\t%d\tERROR: %s\t\n", r.Target, r.Events, oneLine(r.Err, 200))
@@ -68,10 +68,10 @@ func writeReport(w io.Writer, rs []Result) {
 		if r.Leads > 0 {
 			perLead = fmt.Sprintf("%.0f", float64(r.PeakRSS-r.ReadyRSS)/float64(r.Leads))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%.0f\t%.0f\t%s\t%s\t%.2f\t%s\t%s\t%.2f\t%.2f\t%.0f\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%.0f\t%.0f\t%s\t%s\t%.2f\t%s\t%s\t%.2f\t%.2f\t%.2f\t%.0f\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			r.Target, r.Events, offered, r.Startup.Round(time.Millisecond), r.Elapsed.Round(time.Millisecond),
 			r.EventsPerSecond(), r.Sustained, ratio, drain,
-			perEvent(r.CPU, r.Events), strings.Join(r.ChildCPU, " "), cpuRatio, perEvent(r.CHCPU, r.Events), perEvent(r.HarnessCPU, r.Events), float64(r.PeakRSS)/(1<<20), r.Leads, perLead,
+			perEvent(r.CPU, r.Events), strings.Join(r.ChildCPU, " "), cpuRatio, perEvent(r.CHCPU, r.Events), perEvent(r.CHAfterCPU, r.Events), perEvent(r.HarnessCPU, r.Events), float64(r.PeakRSS)/(1<<20), r.Leads, perLead,
 			p50, p99, seen, r.DoneBy, r.LoadBefore, r.LoadAfter)
 	}
 	if tw != nil {

@@ -260,6 +260,7 @@ type Result struct {
 	CPU              time.Duration // children's CPU between ready and done
 	ChildCPU         []string      // per process: "name=µs/event"
 	CHCPU            time.Duration // ClickHouse server's CPU in the same interval
+	CHAfterCPU       time.Duration // its CPU from then until it settled: the merges still to do
 	HarnessCPU       time.Duration // this process's CPU in the same interval: the in-process broker, producing, probing
 	PeakRSS          int64         // sum of the children's VmHWM
 	ReadyRSS         int64         // sum of the children's VmRSS when ready (the baseline)
@@ -439,7 +440,8 @@ func (h *Harness) runOne(ctx context.Context, sc scenario, t target) (res Result
 	for i, d := range perChildCPU(children) {
 		res.ChildCPU = append(res.ChildCPU, fmt.Sprintf("%s=%.1f", children[i].Name, perEvent(d-byChild0[i], sc.n)))
 	}
-	if ch1, err := procCPU(h.chPID); err == nil {
+	ch1, chErr := procCPU(h.chPID)
+	if chErr == nil {
 		res.CHCPU = ch1 - ch0
 	}
 	if self1, err := procCPU(os.Getpid()); err == nil {
@@ -461,6 +463,15 @@ func (h *Harness) runOne(ctx context.Context, sc scenario, t target) (res Result
 	}
 	stopPoll()
 	pollWG.Wait()
+	// The merges a run's inserts cause go on after it: count them until the
+	// server settles, as a separate figure (the interval's CPU above may
+	// hold some of them or none, which makes it vary from run to run).
+	if chErr == nil {
+		h.settle(ctx)
+		if ch2, err := procCPU(h.chPID); err == nil {
+			res.CHAfterCPU = ch2 - ch1
+		}
+	}
 	tr.mu.Lock()
 	for _, p := range tr.probes {
 		if !p.Seen.IsZero() {
