@@ -1,9 +1,7 @@
 package bench
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,11 +11,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
-)
 
-// clockTick is the unit of utime/stime in /proc/<pid>/stat (USER_HZ, 100 on
-// Linux).
-const clockTick = 10 * time.Millisecond
+	"github.com/crmstream/crmstream/internal/benchcpu"
+)
 
 // Child is one process of a target, its output in a log file.
 type Child struct {
@@ -97,36 +93,13 @@ func (c *Child) LogTail(n int64) string {
 }
 
 // CPU returns the user+system time the child has used so far.
-func (c *Child) CPU() (time.Duration, error) { return procCPU(c.cmd.Process.Pid) }
+func (c *Child) CPU() (time.Duration, error) { return benchcpu.Process(c.cmd.Process.Pid) }
 
 // RSS returns the child's resident set size in bytes (VmRSS).
 func (c *Child) RSS() (int64, error) { return procStatusKB(c.cmd.Process.Pid, "VmRSS:") }
 
 // PeakRSS returns the child's peak resident set size in bytes (VmHWM).
 func (c *Child) PeakRSS() (int64, error) { return procStatusKB(c.cmd.Process.Pid, "VmHWM:") }
-
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	// Fields after the command name, which is in parentheses and may hold
-	// spaces: state is field 3, utime 14, stime 15.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, errors.New("proc stat: no command")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, errors.New("proc stat: short")
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("proc stat: %w", err)
-	}
-	return time.Duration(ut+st) * clockTick, nil
-}
 
 func procStatusKB(pid int, field string) (int64, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")

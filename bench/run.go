@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/crmstream/crmstream/event"
+	"github.com/crmstream/crmstream/internal/benchcpu"
 )
 
 // Config of a benchmark run. Durations and sizes are the defaults of
@@ -185,12 +186,12 @@ func (h *Harness) Run(ctx context.Context) ([]Result, error) {
 func (h *Harness) settle(ctx context.Context) {
 	start := time.Now()
 	for time.Since(start) < 30*time.Second && ctx.Err() == nil {
-		c0, err := procCPU(h.chPID)
+		c0, err := benchcpu.Process(h.chPID)
 		if err != nil {
 			return
 		}
 		time.Sleep(500 * time.Millisecond)
-		c1, err := procCPU(h.chPID)
+		c1, err := benchcpu.Process(h.chPID)
 		if err != nil {
 			return
 		}
@@ -374,8 +375,8 @@ func (h *Harness) runOne(ctx context.Context, sc scenario, t target) (res Result
 	res.Startup = ready.Sub(spawned)
 	cpu0 := childrenCPU(children)
 	byChild0 := perChildCPU(children)
-	ch0, _ := procCPU(h.chPID)
-	self0, _ := procCPU(os.Getpid())
+	ch0, _ := benchcpu.Process(h.chPID)
+	self0, _ := benchcpu.Process(os.Getpid())
 	for _, c := range children {
 		if rss, err := c.RSS(); err == nil {
 			res.ReadyRSS += rss
@@ -414,8 +415,8 @@ func (h *Harness) runOne(ctx context.Context, sc scenario, t target) (res Result
 		ready = time.Now()
 		cpu0 = childrenCPU(children)
 		byChild0 = perChildCPU(children)
-		ch0, _ = procCPU(h.chPID)
-		self0, _ = procCPU(os.Getpid())
+		ch0, _ = benchcpu.Process(h.chPID)
+		self0, _ = benchcpu.Process(os.Getpid())
 		every := max(1, int(float64(sc.rate)*h.cfg.ProbeEvery.Seconds()))
 		if err := h.produce(ctx, prod, tr, sc.n, sc.rate, every); err != nil {
 			return res, err
@@ -440,11 +441,11 @@ func (h *Harness) runOne(ctx context.Context, sc scenario, t target) (res Result
 	for i, d := range perChildCPU(children) {
 		res.ChildCPU = append(res.ChildCPU, fmt.Sprintf("%s=%.1f", children[i].Name, perEvent(d-byChild0[i], sc.n)))
 	}
-	ch1, chErr := procCPU(h.chPID)
+	ch1, chErr := benchcpu.Process(h.chPID)
 	if chErr == nil {
 		res.CHCPU = ch1 - ch0
 	}
-	if self1, err := procCPU(os.Getpid()); err == nil {
+	if self1, err := benchcpu.Process(os.Getpid()); err == nil {
 		res.HarnessCPU = self1 - self0
 	}
 	for _, c := range children {
@@ -468,7 +469,7 @@ func (h *Harness) runOne(ctx context.Context, sc scenario, t target) (res Result
 	// hold some of them or none, which makes it vary from run to run).
 	if chErr == nil {
 		h.settle(ctx)
-		if ch2, err := procCPU(h.chPID); err == nil {
+		if ch2, err := benchcpu.Process(h.chPID); err == nil {
 			res.CHAfterCPU = ch2 - ch1
 		}
 	}

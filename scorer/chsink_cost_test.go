@@ -13,6 +13,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/crmstream/crmstream/event"
+	"github.com/crmstream/crmstream/internal/benchcpu"
 	"github.com/crmstream/crmstream/internal/chstore"
 	"github.com/crmstream/crmstream/internal/chtest"
 	"github.com/crmstream/crmstream/simulator"
@@ -241,39 +242,25 @@ func measureTable(b *testing.B, ctx context.Context, pid string, idle float64, t
 		}
 	}
 	cpu1, t1 := procCPU(b, pid), time.Now()
-	if err := store.Conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
-		b.Fatal(err)
-	}
-	var c tableCost
-	rows, err := store.Conn.Query(ctx, `SELECT extract(query, '^INSERT INTO [a-z0-9_]+\\.([a-z_]+)') AS t, count(), sum(written_rows), sum(written_bytes),
-		sum(ProfileEvents.Values[indexOf(ProfileEvents.Names, 'UserTimeMicroseconds')] + ProfileEvents.Values[indexOf(ProfileEvents.Names, 'SystemTimeMicroseconds')])
-		FROM system.query_log WHERE type = 2 AND event_date >= yesterday() AND position(query, ?) > 0 GROUP BY t`, store.DB)
+	costs, err := chtest.InsertCosts(ctx, store)
 	if err != nil {
 		b.Fatal(err)
 	}
+	var c tableCost
 	var queries time.Duration
-	for rows.Next() {
-		var t string
-		var n, written, bytes, us uint64
-		if err := rows.Scan(&t, &n, &written, &bytes, &us); err != nil {
-			b.Fatal(err)
-		}
-		d := time.Duration(us) * time.Microsecond
-		queries += d
+	for t, ic := range costs {
+		queries += ic.CPU
 		switch t {
 		case table:
-			c.inserts, c.insert, c.newBytes = n, d, bytes
+			c.inserts, c.insert, c.newBytes = ic.Inserts, ic.CPU, ic.Bytes
 		case "":
 		default:
-			c.other += d
+			c.other += ic.CPU
 		}
 		// The funnel view's rows are counted on its own table.
 		if t == table && table != "events" {
-			c.rows = written
+			c.rows = ic.Rows
 		}
-	}
-	if err := rows.Err(); err != nil {
-		b.Fatal(err)
 	}
 	if table == "events" {
 		c.rows = uint64(len(evs))
@@ -317,25 +304,17 @@ func insertEvents(b *testing.B, ctx context.Context, store *chstore.Store, evs [
 	}
 }
 
-// procCPU is the user + system CPU a process has used (/proc/<pid>/stat).
+// procCPU is the CPU process pid has used so far.
 func procCPU(b *testing.B, pid string) time.Duration {
-	raw, err := os.ReadFile("/proc/" + pid + "/stat")
+	n, err := strconv.Atoi(pid)
+	if err != nil {
+		b.Fatalf("CRM_CH_COST_PID %q: %v", pid, err)
+	}
+	d, err := benchcpu.Process(n)
 	if err != nil {
 		b.Fatal(err)
 	}
-	// Fields after the command (which may hold spaces): state is field 3,
-	// utime 14, stime 15.
-	s := string(raw)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	var ticks int64
-	for _, x := range f[11:13] {
-		n, err := strconv.ParseInt(x, 10, 64)
-		if err != nil {
-			b.Fatal(err)
-		}
-		ticks += n
-	}
-	return time.Duration(ticks) * 10 * time.Millisecond // USER_HZ = 100
+	return d
 }
 
 // idleRate is the server's CPU per second of wall time while nobody uses it.

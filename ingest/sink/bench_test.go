@@ -144,21 +144,18 @@ func BenchmarkFlush(b *testing.B) {
 	b.StopTimer()
 	// The server logs an INSERT just after answering it: flush and read
 	// until every insert is there.
-	var us, n uint64
-	for deadline := time.Now().Add(30 * time.Second); n < uint64(b.N); {
+	var ev chtest.InsertCost
+	for deadline := time.Now().Add(30 * time.Second); ev.Inserts < uint64(b.N); {
 		if time.Now().After(deadline) {
-			b.Fatalf("%d inserts in the query log, want at least %d", n, b.N)
+			b.Fatalf("%d inserts in the query log, want at least %d", ev.Inserts, b.N)
 		}
-		if err := store.Conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
-			b.Fatal(err)
-		}
-		err := store.Conn.QueryRow(context.Background(), `SELECT sum(arraySum(arrayFilter((v, k) -> k IN ('UserTimeMicroseconds', 'SystemTimeMicroseconds'), ProfileEvents.Values, ProfileEvents.Names))), count()
-			FROM system.query_log WHERE type = 2 AND query LIKE ?`, "INSERT INTO "+store.DB+".events %").Scan(&us, &n)
+		costs, err := chtest.InsertCosts(ctx, store)
 		if err != nil {
 			b.Fatal(err)
 		}
+		ev = costs["events"]
 	}
-	b.ReportMetric(float64(us)*1e3/float64(int(n)*len(recs)), "server-cpu-ns/row")
+	b.ReportMetric(float64(ev.CPU.Nanoseconds())/float64(int(ev.Inserts)*len(recs)), "server-cpu-ns/row")
 }
 
 // BenchmarkBatchGC: the CPU of one GC cycle while a full default batch

@@ -5,6 +5,12 @@
 package benchcpu
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -31,4 +37,34 @@ func Report(b *testing.B, start time.Duration, unit string) {
 	if unit != "" {
 		b.ReportMetric(float64(b.N)/d.Seconds(), unit+"/cpu-s")
 	}
+}
+
+// clockTick is the unit of utime/stime in /proc/<pid>/stat (USER_HZ, 100 on
+// Linux for every architecture Go supports).
+const clockTick = 10 * time.Millisecond
+
+// Process is the CPU time (user + system) process pid has used so far, from
+// /proc/<pid>/stat: for the processes a benchmark runs beside it (the
+// services under test, the ClickHouse server).
+func Process(pid int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name, which is in parentheses and may hold
+	// spaces: state is field 3, utime 14, stime 15.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, errors.New("proc stat: no command")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("proc stat: short")
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("proc stat: %w", err)
+	}
+	return time.Duration(ut+st) * clockTick, nil
 }

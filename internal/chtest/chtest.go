@@ -59,3 +59,41 @@ func Drop(t testing.TB, s *chstore.Store) {
 	}
 	_ = s.Close()
 }
+
+// InsertCost is what the server's query log says the finished INSERTs into
+// one table cost.
+type InsertCost struct {
+	Inserts, Rows, Bytes uint64        // queries, rows and uncompressed bytes written
+	CPU                  time.Duration // user + system time of the queries
+}
+
+// InsertCosts flushes the server's logs and reads the finished INSERTs into
+// the store's tables from system.query_log, by table; other logged queries
+// naming the database are under "". Only queries run with the setting
+// log_queries=1 are logged (e.g. a context from clickhouse.Context with
+// clickhouse.WithSettings). Benchmarks use it for the server's CPU per row.
+func InsertCosts(ctx context.Context, s *chstore.Store) (map[string]InsertCost, error) {
+	if err := s.Conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
+		return nil, err
+	}
+	// indexOf, not a map of ProfileEvents: 18.16 keeps them as two arrays.
+	rows, err := s.Conn.Query(ctx, `SELECT extract(query, '^INSERT INTO [a-z0-9_]+\\.([a-z_]+)') AS t, count(), sum(written_rows), sum(written_bytes),
+		sum(ProfileEvents.Values[indexOf(ProfileEvents.Names, 'UserTimeMicroseconds')] + ProfileEvents.Values[indexOf(ProfileEvents.Names, 'SystemTimeMicroseconds')])
+		FROM system.query_log WHERE type = 2 AND event_date >= yesterday() AND position(query, ?) > 0 GROUP BY t`, s.DB+".")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	costs := map[string]InsertCost{}
+	for rows.Next() {
+		var t string
+		var c InsertCost
+		var us uint64
+		if err := rows.Scan(&t, &c.Inserts, &c.Rows, &c.Bytes, &us); err != nil {
+			return nil, err
+		}
+		c.CPU = time.Duration(us) * time.Microsecond
+		costs[t] = c
+	}
+	return costs, rows.Err()
+}
